@@ -1,0 +1,147 @@
+"""`python -m lth ...`: run, ls, show (and the commands later modules register).
+
+The `run` flags are generated from the config dataclasses, so every field is
+overridable and its help text is the field's own. argparse rather than a
+dataclass-CLI library: presets are applied first and only the flags a user
+gives override them, and every bad value must end in one plain line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import pandas as pd
+
+from . import devices, paths
+from .config import PRESETS, SECTIONS, ConfigError, flag, preset
+from .data import DataError
+
+EXIT_BAD_INPUT = 2
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    for section, cls in SECTIONS.items():
+        group = p.add_argument_group(f"{section} overrides (default: the preset's value)")
+        for f in fields(cls):
+            kwargs = {"default": None, "dest": f.name, "help": f.metadata["help"]}
+            if f.metadata.get("choices"):
+                kwargs["choices"] = f.metadata["choices"]
+            if f.type in ("bool", bool):
+                group.add_argument(flag(f.name), action=argparse.BooleanOptionalAction, **kwargs)
+            else:
+                kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+                group.add_argument(flag(f.name), type=kind, metavar=kind.__name__.upper(), **kwargs)
+
+
+def _add_location_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs-dir", type=Path, default=None, help="where runs live (default $LTH_RUNS_DIR or runs/)")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="lth", description="Lottery-ticket experiments: iterative magnitude pruning and its controls.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    run = sub.add_parser("run", help="run (or resume, or open) an experiment")
+    run.add_argument("--preset", default="lenet-mnist", help=f"starting config: {', '.join(PRESETS)}")
+    run.add_argument("--data-dir", type=Path, default=None, help="data sets (default $LTH_DATA_DIR or data/)")
+    run.add_argument("--device", default="auto", choices=devices.CHOICES, help="where to train")
+    run.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                     help="let torchvision download a data set missing from --data-dir")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_location_flags(run)
+    _add_config_flags(run)
+
+    ls = sub.add_parser("ls", help="list the runs in the runs directory")
+    _add_location_flags(ls)
+
+    show = sub.add_parser("show", help="per-level table of a run (default: the latest)")
+    show.add_argument("run", nargs="?", help="run folder or run-id prefix")
+    show.add_argument("--metric", default="test_acc_at_early_stop",
+                      choices=("test_acc_at_early_stop", "test_acc_final", "train_acc_final"))
+    _add_location_flags(show)
+
+    for register in COMMANDS:
+        register(sub)
+    return parser
+
+
+# Later modules (export, bench, check-paper) append a function that adds their subparser.
+COMMANDS: list = []
+
+
+def cmd_run(args) -> int:
+    from . import lottery  # torch import deferred: `lth ls` stays fast
+
+    overrides = {name: getattr(args, name) for name in _config_field_names() if getattr(args, name) is not None}
+    config = preset(args.preset).override(**overrides)
+    options = lottery.RunOptions(data_dir=paths.data_dir(args.data_dir), device=args.device,
+                                 download=args.download, progress=not args.quiet)
+    run_dir = lottery.run(config, paths.runs_dir(args.runs_dir), options)
+    print(f"run {config.run_id} finished: {run_dir}")
+    return 0
+
+
+def cmd_ls(args) -> int:
+    from . import store
+
+    root = paths.runs_dir(args.runs_dir)
+    table = store.index(root)
+    if table.empty:
+        print(f"no runs in {root}")
+        return 0
+    cols = [c for c in ("run_id", "state", "model", "dataset", "levels_done", "levels", "trials", "iterations",
+                        "damaged") if c in table]
+    with pd.option_context("display.width", 200, "display.max_colwidth", 60):
+        print(table[cols].fillna("").to_string(index=False))
+    return 0
+
+
+def cmd_show(args) -> int:
+    from . import results
+
+    run = results.Run(results.resolve(args.run, paths.runs_dir(args.runs_dir)))
+    print(run.label)
+    print(f"state: {run.status.get('state')}, levels done: {len(run.levels_done)}/{run.config.experiment.levels + 1}")
+    table = results.level_table(run, args.metric)
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        print(table.to_string(index=False) if not table.empty else "no finished level yet")
+    return 0
+
+
+def _config_field_names() -> list[str]:
+    return [f.name for cls in SECTIONS.values() for f in fields(cls)]
+
+
+HANDLERS = {"run": cmd_run, "ls": cmd_ls, "show": cmd_show}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .store import RunBusy
+    from .train import Cancelled, Diverged
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return HANDLERS[args.command](args)
+    except (ConfigError, DataError) as err:
+        sys.stderr.write(f"lth {args.command}: error: {err}\n")
+        return EXIT_BAD_INPUT
+    except Diverged as err:
+        sys.stderr.write(f"lth {args.command}: run failed: {err}\n")
+        return 1
+    except Cancelled:
+        sys.stderr.write(f"lth {args.command}: cancelled; run the same command again to resume\n")
+        return 130
+    except RunBusy as err:
+        sys.stderr.write(f"lth {args.command}: {err}\n")
+        return 1

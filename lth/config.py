@@ -1,0 +1,210 @@
+"""Hyperparameters: frozen dataclasses grouped by concern, presets, and the run id.
+
+Every field carries its help text (``metadata["help"]``); the CLI builds its
+flags from them. A run is named by a hash of its canonical config: fields left
+at their dataclass default do not enter the hash, so adding a field with a
+default keeps every existing run id valid (tests pin a few ids).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config value outside what is allowed. The message names the flag."""
+
+
+def _f(default: Any, help: str, choices: tuple | None = None):
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+DATASETS = ("mnist", "fashion_mnist", "cifar10", "synthetic")
+MODELS = ("lenet_300_100", "conv2", "conv4", "conv6")
+ARMS = ("ticket", "reinit", "random_prune", "one_shot")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = _f("mnist", "data set", DATASETS)
+    validation_size: int = _f(5000, "examples held out of the training set for validation")
+    split_seed: int = _f(0, "seed of the train/validation split")
+    synthetic_shape: str = _f("1x28x28", "CxHxW of the synthetic data set (dataset=synthetic only)")
+    synthetic_train: int = _f(1200, "training examples of the synthetic set, validation included")
+    synthetic_test: int = _f(400, "test examples of the synthetic set")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    model: str = _f("lenet_300_100", "architecture", MODELS)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    lr: float = _f(1.2e-3, "Adam learning rate")
+    batch_size: int = _f(60, "examples per training iteration")
+    iterations: int = _f(50_000, "training iterations per level")
+    eval_every: int = _f(100, "iterations between validation/test evaluations")
+
+
+@dataclass(frozen=True)
+class PruningConfig:
+    strategy: str = _f("layerwise", "rank weights per layer or all together", ("layerwise", "global"))
+    rate_conv: float = _f(0.1, "fraction of surviving conv weights pruned per level (layerwise)")
+    rate_fc: float = _f(0.2, "fraction of surviving fully-connected weights pruned per level (layerwise)")
+    rate_output: float = _f(0.1, "fraction of surviving output-layer weights pruned per level (layerwise)")
+    rate_global: float = _f(0.2, "fraction of all surviving weights pruned per level (global)")
+    rewind_iteration: int = _f(0, "reset survivors to the weights of this iteration (0 = the initialisation)")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    levels: int = _f(20, "pruning levels after the dense level 0")
+    trials: int = _f(1, "independent trials (own initialisation, data order and controls)")
+    seed: int = _f(0, "base seed; every trial, arm and control derives its own from it")
+    reinit: int = _f(1, "random-reinitialisation controls per trial and level")
+    random_prune: int = _f(1, "random-pruning controls per trial and level")
+    one_shot: bool = _f(True, "also train one-shot tickets pruned straight to each level's sparsity")
+
+
+SECTIONS = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "training": TrainingConfig,
+    "pruning": PruningConfig,
+    "experiment": ExperimentConfig,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    pruning: PruningConfig = PruningConfig()
+    experiment: ExperimentConfig = ExperimentConfig()
+
+    def __post_init__(self):
+        validate(self)
+
+    @property
+    def run_id(self) -> str:
+        blob = json.dumps(canonical(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    @property
+    def arms(self) -> tuple[str, ...]:
+        e = self.experiment
+        wanted = {"ticket": True, "reinit": e.reinit > 0, "random_prune": e.random_prune > 0, "one_shot": e.one_shot}
+        return tuple(a for a in ARMS if wanted[a])
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Config":
+        """Inverse of to_dict; unknown sections or fields are an error, missing ones default."""
+        sections = {}
+        for name, value in d.items():
+            if name not in SECTIONS:
+                raise ConfigError(f"unknown config section {name!r}; allowed: {', '.join(SECTIONS)}")
+            allowed = {f.name for f in fields(SECTIONS[name])}
+            unknown = set(value) - allowed
+            if unknown:
+                raise ConfigError(f"unknown field(s) {sorted(unknown)} in section {name!r}")
+            sections[name] = SECTIONS[name](**value)
+        return cls(**sections)
+
+    def override(self, **flat: Any) -> "Config":
+        """Replace fields by their (section-unique) names, e.g. override(levels=3, lr=1e-3)."""
+        by_section: dict[str, dict] = {}
+        for name, value in flat.items():
+            section = FIELD_SECTION.get(name)
+            if section is None:
+                raise ConfigError(f"unknown config field {name!r}")
+            by_section.setdefault(section, {})[name] = value
+        return replace(self, **{s: replace(getattr(self, s), **v) for s, v in by_section.items()})
+
+
+# Every field name is unique across sections, so CLI flags and overrides can be flat.
+FIELD_SECTION = {f.name: s for s, cls in SECTIONS.items() for f in fields(cls)}
+assert len(FIELD_SECTION) == sum(len(fields(c)) for c in SECTIONS.values()), "field names must be unique"
+
+
+def canonical(config: Config) -> dict:
+    """The config with every field left at its dataclass default removed."""
+    out = {}
+    for section, cls in SECTIONS.items():
+        value, default = getattr(config, section), cls()
+        diff = {f.name: getattr(value, f.name) for f in fields(cls) if getattr(value, f.name) != getattr(default, f.name)}
+        if diff:
+            out[section] = diff
+    return out
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def validate(c: Config) -> None:
+    def need(ok: bool, name: str, allowed: str) -> None:
+        if not ok:
+            value = getattr(getattr(c, FIELD_SECTION[name]), name)
+            raise ConfigError(f"{flag(name)}={value!r} is not allowed: {allowed}")
+
+    for section, cls in SECTIONS.items():
+        for f in fields(cls):
+            choices = f.metadata.get("choices")
+            if choices:
+                need(getattr(getattr(c, section), f.name) in choices, f.name, f"choose one of {', '.join(choices)}")
+    for name in ("rate_conv", "rate_fc", "rate_output", "rate_global"):
+        need(0.0 <= getattr(c.pruning, name) < 1.0, name, "a fraction in [0, 1)")
+    need(c.experiment.levels >= 0, "levels", "an integer >= 0")
+    need(c.experiment.trials >= 1, "trials", "an integer >= 1")
+    need(c.experiment.reinit >= 0, "reinit", "an integer >= 0")
+    need(c.experiment.random_prune >= 0, "random_prune", "an integer >= 0")
+    need(c.training.iterations >= 1, "iterations", "an integer >= 1")
+    need(c.training.batch_size >= 1, "batch_size", "an integer >= 1")
+    need(c.training.eval_every >= 1, "eval_every", "an integer >= 1")
+    need(c.training.lr > 0, "lr", "a positive number")
+    need(0 <= c.pruning.rewind_iteration < c.training.iterations, "rewind_iteration", "0 <= k < --iterations")
+    need(c.data.validation_size >= 1, "validation_size", "an integer >= 1")
+    shape = c.data.synthetic_shape.split("x")
+    need(len(shape) == 3 and all(s.isdigit() and int(s) > 0 for s in shape), "synthetic_shape", "CxHxW, e.g. 1x28x28")
+    need(c.data.synthetic_train > c.data.validation_size or c.data.dataset != "synthetic", "synthetic_train",
+         "more examples than --validation-size")
+    need(c.data.synthetic_test >= 1, "synthetic_test", "an integer >= 1")
+
+
+# --- presets: the paper's hyperparameters (../shared/PAPER.md, Figure 2) -------------
+
+_CONV_RATES = dict(rate_conv=0.1, rate_fc=0.2, rate_output=0.1)
+PRESETS: dict[str, Config] = {
+    "lenet-mnist": Config(),
+    "lenet-fashion": Config(data=DataConfig(dataset="fashion_mnist")),
+    "conv2-cifar10": Config(
+        data=DataConfig(dataset="cifar10"), model=ModelConfig(model="conv2"),
+        training=TrainingConfig(lr=2e-4, iterations=20_000), pruning=PruningConfig(**_CONV_RATES)),
+    "conv4-cifar10": Config(
+        data=DataConfig(dataset="cifar10"), model=ModelConfig(model="conv4"),
+        training=TrainingConfig(lr=3e-4, iterations=25_000), pruning=PruningConfig(**_CONV_RATES)),
+    "conv6-cifar10": Config(
+        data=DataConfig(dataset="cifar10"), model=ModelConfig(model="conv6"),
+        training=TrainingConfig(lr=3e-4, iterations=30_000),
+        pruning=PruningConfig(rate_conv=0.15, rate_fc=0.2, rate_output=0.1)),
+    # Tiny and learnable in seconds on a CPU: for tests, demos and the live lab.
+    "synthetic": Config(
+        data=DataConfig(dataset="synthetic", validation_size=200),
+        training=TrainingConfig(iterations=300, eval_every=50),
+        experiment=ExperimentConfig(levels=3)),
+}
+
+
+def preset(name: str) -> Config:
+    if name not in PRESETS:
+        raise ConfigError(f"--preset={name!r} is not allowed: choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]

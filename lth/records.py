@@ -1,0 +1,166 @@
+"""What a level records: curves, summaries, packed masks, weight movement; and progress."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from . import paths, pruning, store
+from .config import PruningConfig
+from .models import Model, Params
+from .train import TrainResult, evaluate
+
+HIST_BINS = 50
+
+
+def curves_frame(level: int, members, result: TrainResult) -> pd.DataFrame:
+    """Long format: one row per model and evaluation point."""
+    k, e = len(members), len(result.iterations)
+    frame = pd.DataFrame({
+        "level": np.full(k * e, level, dtype=np.int16),
+        "trial": np.repeat([m.trial for m in members], e).astype(np.int16),
+        "arm": np.repeat([m.arm for m in members], e),
+        "replicate": np.repeat([m.replicate for m in members], e).astype(np.int16),
+        "iteration": np.tile(result.iterations, k).astype(np.int32),
+    })
+    for name, values in result.curves.items():
+        frame[name] = values.reshape(-1)
+    return frame
+
+
+def summary(level: int, members, masks: pruning.Masks, result: TrainResult, model: Model, seconds: float,
+            iterations: int) -> dict:
+    total, per_layer = pruning.remaining(masks)
+    es = result.early_stop_index
+    rows = []
+    for i, m in enumerate(members):
+        j = int(es[i])
+        rows.append({
+            "trial": m.trial, "arm": m.arm, "replicate": m.replicate,
+            "remaining": float(total[i]),
+            "remaining_by_layer": {n: float(v[i]) for n, v in per_layer.items()},
+            "early_stop_iteration": int(result.iterations[j]),
+            "val_loss_at_early_stop": float(result.curves["val_loss"][i, j]),
+            "val_acc_at_early_stop": float(result.curves["val_acc"][i, j]),
+            "test_acc_at_early_stop": float(result.curves["test_acc"][i, j]),
+            "test_acc_final": float(result.curves["test_acc"][i, -1]),
+            "train_acc_final": float(result.train_acc[i]),
+        })
+    return {"level": level, "models": len(members), "model_iterations": len(members) * iterations,
+            "seconds": round(seconds, 2), "layers": [layer.name for layer in model.layers], "rows": rows}
+
+
+# --- masks: bit-packed, keyed "<arm>/<trial>/<replicate>/<layer>" ------------------------
+def pack_masks(members, masks: pruning.Masks, next_masks: pruning.Masks, model: Model) -> dict[str, np.ndarray]:
+    arrays = {f"shape/{layer.name}": np.array(layer.weight_shape) for layer in model.layers}
+    for i, m in enumerate(members):
+        if m.arm == "reinit":  # shares the ticket's mask: not stored twice
+            continue
+        for n, mask in masks.items():
+            arrays[f"{m.arm}/{m.trial}/{m.replicate}/{n}"] = store.pack_mask(mask[i].cpu().numpy())
+    for t in range(next(iter(next_masks.values())).shape[0]):
+        for n, mask in next_masks.items():
+            arrays[f"next/{t}/0/{n}"] = store.pack_mask(mask[t].cpu().numpy())
+    return arrays
+
+
+def read_masks(path: Path, model: Model | None = None) -> dict[tuple, dict[str, np.ndarray]]:
+    """{(arm, trial, replicate): {layer: bool array}} from a packed-mask file."""
+    arrays = store.read_npz(path)
+    shapes = {k[6:]: tuple(int(s) for s in v) for k, v in arrays.items() if k.startswith("shape/")}
+    if model is not None:
+        shapes.update({layer.name: layer.weight_shape for layer in model.layers})
+    out: dict[tuple, dict[str, np.ndarray]] = {}
+    for key, bits in arrays.items():
+        parts = key.split("/")
+        if len(parts) != 4:
+            continue
+        arm, trial, rep, layer = parts
+        out.setdefault((arm, int(trial), int(rep)), {})[layer] = store.unpack_mask(bits, shapes[layer])
+    return out
+
+
+# --- weight movement -----------------------------------------------------------------
+def weight_movement(model: Model, init: Params, final: Params, masks: pruning.Masks, next_masks: pruning.Masks,
+                    trials: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Histograms and statistics of the ticket's weights, split by what the next level keeps or prunes."""
+    hist_rows, stat_rows = [], []
+    for layer in model.layers:
+        n = layer.name
+        w0, w1 = init[f"{n}.weight"].cpu().numpy(), final[f"{n}.weight"].cpu().numpy()
+        alive, keep = masks[n].cpu().numpy(), next_masks[n].cpu().numpy()
+        for t_index, trial in enumerate(trials):
+            groups = {"kept": keep[t_index], "pruned": alive[t_index] & ~keep[t_index]}
+            values = {"initial": w0[t_index], "final": w1[t_index], "movement": np.abs(w1[t_index] - w0[t_index])}
+            for quantity, v in values.items():
+                live = v[alive[t_index]]
+                hi = float(np.abs(live).max()) if live.size else 1.0
+                edges = np.linspace(0.0 if quantity == "movement" else -hi, hi or 1.0, HIST_BINS + 1)
+                for group, sel in groups.items():
+                    counts, _ = np.histogram(v[sel], bins=edges)
+                    hist_rows.append(pd.DataFrame({
+                        "trial": trial, "layer": n, "quantity": quantity, "group": group,
+                        "bin_left": edges[:-1], "bin_right": edges[1:], "count": counts}))
+            for group, sel in groups.items():
+                move = values["movement"][sel]
+                stat_rows.append({
+                    "trial": trial, "layer": n, "group": group, "count": int(sel.sum()),
+                    "mean_abs_initial": float(np.abs(w0[t_index][sel]).mean()) if sel.any() else math.nan,
+                    "mean_abs_final": float(np.abs(w1[t_index][sel]).mean()) if sel.any() else math.nan,
+                    "mean_movement": float(move.mean()) if sel.any() else math.nan,
+                    "median_movement": float(np.median(move)) if sel.any() else math.nan})
+    return pd.concat(hist_rows, ignore_index=True), pd.DataFrame(stat_rows)
+
+
+# --- the pruning lab's slider, precomputed -------------------------------------------
+def prune_curve(model: Model, dense_final: Params, data, cfg: PruningConfig, points: int = 40) -> pd.DataFrame:
+    """Test accuracy of each trial's trained dense net, magnitude-pruned to a fraction, not retrained."""
+    fractions = np.geomspace(1.0, 0.002, points)
+    k = next(iter(dense_final.values())).shape[0]
+    dense = pruning.dense_masks(model, k, data.x_test.device)
+    rows = []
+    for fraction in fractions:
+        masks = pruning.magnitude_prune(model, dense_final, dense, cfg, pruning.counts_for_fraction(model, cfg, fraction))
+        pruned = {n: (p * masks[n[:-7]] if n.endswith(".weight") else p) for n, p in dense_final.items()}
+        _, acc = evaluate(model, pruned, data.x_test, data.y_test)
+        total, _ = pruning.remaining(masks)
+        rows += [{"trial": t, "remaining": float(total[t]), "test_acc": float(acc[t])} for t in range(k)]
+    return pd.DataFrame(rows)
+
+
+# --- progress: a bar on the terminal, a status file for the app ---------------------
+class Progress:
+    def __init__(self, run_dir: Path, total: int, show: bool):
+        self.run_dir, self.total, self.done = run_dir, total, 0
+        self.bar = tqdm(total=total, unit="model-it", unit_scale=True, disable=not show, dynamic_ncols=True)
+        self.started, self.last_write, self.level, self.models, self.last_it = time.time(), 0.0, 0, 1, 0
+
+    def start_level(self, level: int, models: int) -> None:
+        self.level, self.models, self.last_it = level, models, 0
+        self.bar.set_description(f"level {level}")
+
+    def at_eval(self, iteration: int) -> None:
+        step = (iteration - self.last_it) * self.models
+        self.last_it = iteration
+        self.done += step
+        self.bar.update(step)
+        now = time.time()
+        if now - self.last_write > 1.0:
+            rate = self.done / max(now - self.started, 1e-9)
+            store.write_status(self.run_dir, level=self.level, iteration=iteration,
+                               fraction=self.done / max(self.total, 1),
+                               eta_seconds=(self.total - self.done) / rate if rate > 0 else None,
+                               model_iterations_per_second=rate)
+            self.last_write = now
+
+    def cancelled(self) -> bool:
+        return paths.cancel_file(self.run_dir).exists()
+
+    def close(self) -> None:
+        self.bar.close()

@@ -1,0 +1,208 @@
+"""The results store: one plain folder per run, written atomically.
+
+Every file is written to a temporary name in the same folder and renamed
+into place, so a reader sees either the old file or the whole new one. A
+level's ``summary.json`` is written last: a level is finished exactly when it
+exists. JSON for configs and summaries, Parquet for tables, ``.npz`` for masks
+(bit-packed) and weights; nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock, Timeout
+
+from . import paths
+from .config import Config, ConfigError
+
+STATES = ("pending", "running", "done", "failed", "cancelled")
+
+
+@contextmanager
+def _atomic(path: Path, mode: str = "wb") -> Iterator:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj) -> None:
+    with _atomic(path, "w") as f:
+        json.dump(obj, f, indent=1, sort_keys=False, allow_nan=True)
+
+
+def read_json(path: Path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    with _atomic(path) as f:
+        frame.to_parquet(f, index=False)
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with _atomic(path) as f:
+        np.savez_compressed(f, **arrays)
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def pack_mask(mask: np.ndarray) -> np.ndarray:
+    return np.packbits(mask.astype(bool).ravel())
+
+
+def unpack_mask(bits: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).astype(bool)
+
+
+# --- one run -------------------------------------------------------------------------
+class RunBusy(RuntimeError):
+    """Another process holds this run's lock."""
+
+
+def create(runs_dir: Path, config: Config, input_shape: tuple, num_classes: int) -> Path:
+    """The run's folder, with its config; an existing folder of the same config is reused."""
+    run = Path(runs_dir) / config.run_id
+    if not paths.config_file(run).exists():
+        write_json(paths.config_file(run), {"run_id": config.run_id, "config": config.to_dict(),
+                                            "input_shape": list(input_shape), "num_classes": num_classes})
+        write_status(run, state="pending")
+    return run
+
+
+def read_config(run: Path) -> Config:
+    try:
+        blob = read_json(paths.config_file(run))
+        config = Config.from_dict(blob["config"])
+    except FileNotFoundError:
+        raise ConfigError(f"{run}: no config.json (not a run folder)") from None
+    except (ValueError, KeyError, TypeError) as err:  # JSON, schema or validation errors
+        raise ConfigError(f"{run}: config.json is damaged ({err})") from None
+    return config
+
+
+@contextmanager
+def lock(run: Path, wait: float = -1) -> Iterator[None]:
+    """Exclusive right to compute the run; released when the process dies."""
+    try:
+        with FileLock(paths.lock_file(run), timeout=wait):
+            yield
+    except Timeout:
+        raise RunBusy(f"run {run.name} is being computed by another process") from None
+
+
+def write_status(run: Path, **fields) -> dict:
+    try:
+        status = read_json(paths.status_file(run))
+    except (OSError, ValueError):
+        status = {}
+    status.update(fields, updated=time.time())
+    write_json(paths.status_file(run), status)
+    return status
+
+
+def read_status(run: Path) -> dict:
+    try:
+        return read_json(paths.status_file(run))
+    except (OSError, ValueError):
+        return {"state": "unknown"}
+
+
+def finished_levels(run: Path) -> list[int]:
+    levels_dir = run / "levels"
+    if not levels_dir.is_dir():
+        return []
+    found = []
+    for d in sorted(levels_dir.glob("level_*")):
+        if (d / "summary.json").exists() and d.name[6:].isdigit():
+            found.append(int(d.name[6:]))
+    return found
+
+
+# --- listing many runs ---------------------------------------------------------------
+def find_runs(root: Path) -> list[Path]:
+    """Run folders (with a config.json) directly under root or one folder deeper."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = {p.parent for p in root.glob("*/config.json")} | {p.parent for p in root.glob("*/*/config.json")}
+    return sorted(found)
+
+
+def describe(run: Path) -> dict:
+    """One row of the index: what a run is, how far it got, and why it is damaged if it is."""
+    row = {"path": str(run), "run_id": run.name, "damaged": "", "levels_done": 0}
+    try:
+        config = read_config(run)
+    except ConfigError as err:
+        row["damaged"] = str(err)
+        return row
+    status = read_status(run)
+    done = finished_levels(run)
+    row.update(
+        run_id=config.run_id, dataset=config.data.dataset, model=config.model.model,
+        levels=config.experiment.levels, trials=config.experiment.trials,
+        iterations=config.training.iterations, arms=",".join(config.arms),
+        levels_done=len(done), state=status.get("state", "unknown"), error=status.get("error", ""),
+        updated=status.get("updated", 0.0), label=label(config, run),
+    )
+    if done and done != list(range(len(done))):
+        row["damaged"] = f"finished levels are not contiguous: {done}"
+    return row
+
+
+def label(config: Config, run: Path) -> str:
+    name = run.parent.name if run.parent.name not in ("runs", "pretrained_runs") else config.model.model
+    return (f"{name} · {config.model.model} on {config.data.dataset} · {config.training.iterations:,} it · "
+            f"{config.experiment.trials} trial(s) · {run.name[:6]}")
+
+
+def index(root: Path) -> pd.DataFrame:
+    """All runs under root; cached in root/index.json, re-read only for runs whose status changed."""
+    root = Path(root)
+    cache_path = paths.index_file(root)
+    try:
+        cache = read_json(cache_path)
+    except (OSError, ValueError):
+        cache = {}
+    rows, fresh = [], {}
+    for run in find_runs(root):
+        stamp = max((_mtime(paths.status_file(run)), _mtime(paths.config_file(run)), _mtime(run / "levels")))
+        key = str(run.relative_to(root))
+        hit = cache.get(key)
+        row = hit["row"] if hit and hit.get("stamp") == stamp else describe(run)
+        fresh[key] = {"stamp": stamp, "row": row}
+        rows.append(row)
+    if fresh != cache:
+        try:
+            write_json(cache_path, fresh)
+        except OSError:  # a read-only results folder is still listed
+            pass
+    return pd.DataFrame(rows)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

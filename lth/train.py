@@ -1,0 +1,157 @@
+"""The paper's training loop, for a stack of K models at once.
+
+Each model has its own weights, mask, Adam state and data order (models that
+share an order key, e.g. the arms of one trial, see the same batches). A step
+is one batched forward/backward over all K: no Python loop over models.
+Masked gradients keep Adam's moments at exactly zero for pruned weights, so
+pruned weights stay exactly zero through training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import TrainingConfig
+from .data import Dataset
+from .models import Model, Params
+from .pruning import Masks
+from .seeds import generator
+
+
+class Diverged(RuntimeError):
+    """A loss became NaN or infinite: the run stops and is marked failed."""
+
+
+class Cancelled(RuntimeError):
+    """Someone asked the run to stop (the CANCEL file); it resumes from its last finished level."""
+
+
+@dataclass
+class TrainResult:
+    iterations: np.ndarray  # (E,) evaluation points
+    curves: dict[str, np.ndarray]  # name -> (K, E): train_loss, val_loss, val_acc, test_loss, test_acc
+    final: Params  # (K, ...) trained weights
+    snapshot: Params | None  # weights at the requested iteration (late rewinding)
+    train_acc: np.ndarray  # (K,) accuracy on the whole training split at the end
+
+    @property
+    def early_stop_index(self) -> np.ndarray:
+        """Evaluation index of minimum validation loss, per model (first one on ties)."""
+        return self.curves["val_loss"].argmin(axis=1)
+
+
+def eval_chunk(model: Model, k: int, budget_floats: int = 64 * 2**20) -> int:
+    """Examples per evaluation chunk so that K models' activations stay near 256 MB."""
+    c, h, w = model.input_shape
+    widest = max([layer.weight_shape[0] * h * w for layer in model.layers[: len(model.conv_plan)]] + [1000])
+    return max(1, min(10_000, budget_floats // (k * widest)))
+
+
+@torch.no_grad()
+def evaluate(model: Model, params: Params, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy and accuracy of each of K models on (x, y): two (K,) tensors."""
+    k = next(iter(params.values())).shape[0]
+    loss = torch.zeros(k, device=x.device, dtype=torch.float64)
+    correct = torch.zeros(k, device=x.device, dtype=torch.float64)
+    step = eval_chunk(model, k)
+    for start in range(0, len(x), step):
+        xb, yb = x[start:start + step], y[start:start + step]
+        logits = model.forward(params, xb, shared_input=True)  # (K, n, classes)
+        target = yb.expand(k, -1)
+        loss += F.cross_entropy(logits.transpose(1, 2), target, reduction="none").sum(1)
+        correct += (logits.argmax(2) == target).sum(1)
+    return (loss / len(x)).float(), (correct / len(x)).float()
+
+
+class BatchOrder:
+    """Each order key's own shuffled pass over the training set, epoch by epoch."""
+
+    def __init__(self, keys: list, n: int, batch: int, device):
+        self.unique = sorted(set(keys), key=keys.index)
+        self.rows = torch.tensor([self.unique.index(k) for k in keys], device=device)
+        self.generators = [generator(*key, "data_order") if isinstance(key, tuple) else generator(key, "data_order")
+                           for key in self.unique]
+        self.n, self.batch, self.device = n, batch, device
+        self.per_epoch = max(1, n // batch)  # the last partial batch of an epoch is dropped
+        self.epoch, self.perms = -1, None
+
+    def indices(self, iteration: int) -> torch.Tensor:
+        epoch, j = divmod(iteration, self.per_epoch)
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self.perms = torch.stack([torch.randperm(self.n, generator=g) for g in self.generators]).to(self.device)
+        return self.perms[self.rows, j * self.batch:(j + 1) * self.batch]
+
+
+def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: TrainingConfig, order_keys: list,
+          snapshot_at: int | None = None, on_eval: Callable[[int], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    k = len(order_keys)
+    if cfg.batch_size > len(data.x_train):
+        raise ValueError(f"--batch-size={cfg.batch_size} exceeds the {len(data.x_train)} training examples")
+    weights = {name: p.detach().clone().requires_grad_(True) for name, p in params.items()}
+    grad_masks = [masks[name.rsplit(".", 1)[0]].to(p.dtype) if name.endswith(".weight") else None
+                  for name, p in weights.items()]
+    for p, m in zip(weights.values(), grad_masks):
+        if m is not None:
+            p.data.mul_(m)
+    fused = p.device.type in ("cpu", "cuda", "mps")
+    optimizer = torch.optim.Adam(weights.values(), lr=cfg.lr, fused=fused)
+    order = BatchOrder(order_keys, len(data.x_train), cfg.batch_size, data.x_train.device)
+
+    eval_points = sorted(set(range(0, cfg.iterations, cfg.eval_every)) | {cfg.iterations})
+    curves = {name: np.zeros((k, len(eval_points)), dtype=np.float32)
+              for name in ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc")}
+    running = torch.zeros(k, device=data.x_train.device)
+    since_eval, snapshot, e = 0, None, 0
+
+    for it in range(cfg.iterations + 1):
+        if snapshot_at is not None and it == snapshot_at:
+            snapshot = {n: p.detach().clone() for n, p in weights.items()}
+        if it == eval_points[e]:
+            train_loss = running / since_eval if since_eval else torch.full_like(running, float("nan"))
+            _record(model, weights, data, curves, e, train_loss, it)
+            running.zero_()
+            since_eval, e = 0, e + 1
+            if on_eval:
+                on_eval(it)
+            if should_stop and should_stop():
+                raise Cancelled("cancelled")
+        if it == cfg.iterations:
+            break
+        idx = order.indices(it)
+        logits = model.forward(weights, data.x_train[idx])
+        per_model = F.cross_entropy(logits.flatten(0, 1), data.y_train[idx].flatten(), reduction="none")
+        per_model = per_model.view(k, -1).mean(1)
+        optimizer.zero_grad(set_to_none=False)
+        per_model.sum().backward()  # models are independent: d(sum)/d(theta_i) = d(loss_i)/d(theta_i)
+        torch._foreach_mul_([p.grad for p, m in zip(weights.values(), grad_masks) if m is not None],
+                            [m for m in grad_masks if m is not None])
+        optimizer.step()
+        running += per_model.detach()
+        since_eval += 1
+
+    final = {n: p.detach() for n, p in weights.items()}
+    _, train_acc = evaluate(model, final, data.x_train, data.y_train)
+    return TrainResult(np.array(eval_points), curves, final, snapshot, train_acc.cpu().numpy())
+
+
+def _record(model, weights, data, curves, e, train_loss, iteration):
+    with torch.no_grad():
+        params = {n: p.detach() for n, p in weights.items()}
+        val_loss, val_acc = evaluate(model, params, data.x_val, data.y_val)
+        test_loss, test_acc = evaluate(model, params, data.x_test, data.y_test)
+    values = {"train_loss": train_loss, "val_loss": val_loss, "val_acc": val_acc,
+              "test_loss": test_loss, "test_acc": test_acc}
+    for name, v in values.items():
+        curves[name][:, e] = v.cpu().numpy()
+    bad = ~np.isfinite(curves["val_loss"][:, e])
+    if iteration > 0:
+        bad |= ~np.isfinite(curves["train_loss"][:, e])
+    if bad.any():
+        raise Diverged(f"loss became NaN/inf for model(s) {np.flatnonzero(bad).tolist()} by iteration {iteration}")
