@@ -70,13 +70,10 @@ def build_parser() -> Parser:
                       choices=("test_acc_at_early_stop", "test_acc_final", "train_acc_final"))
     _add_location_flags(show)
 
-    for register in COMMANDS:
-        register(sub)
+    bench = sub.add_parser("bench", help="measure training speed: the usual way vs the engine (a benchmark, not a test)")
+    bench.add_argument("--device", default="auto", choices=devices.CHOICES)
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions; under a minute")
     return parser
-
-
-# Later modules (export, bench, check-paper) append a function that adds their subparser.
-COMMANDS: list = []
 
 
 def cmd_run(args) -> int:
@@ -118,11 +115,18 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from . import bench
+
+    bench.main(args.device, args.quick)
+    return 0
+
+
 def _config_field_names() -> list[str]:
     return [f.name for cls in SECTIONS.values() for f in fields(cls)]
 
 
-HANDLERS = {"run": cmd_run, "ls": cmd_ls, "show": cmd_show}
+HANDLERS = {"run": cmd_run, "ls": cmd_ls, "show": cmd_show, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,3 +18,26 @@ def resolve(name: str = "auto") -> torch.device:
     if not available[name]:
         raise ConfigError(f"--device={name} is not available on this machine: use auto or cpu")
     return torch.device(name)
+
+
+# Measured by `python -m lth bench` on a 2-core CPU: batched LeNet peaks near
+# K = 10 (beyond it Adam's state for K models falls out of cache); grouped
+# convolutions run slower per model than one model at a time.
+CPU_FC_STACK = 10
+CPU_CONV_STACK = 1
+
+
+def stack_size(model, device: torch.device, batch: int) -> tuple[int, str]:
+    """How many models to train as one stack on this device, and why (for the log)."""
+    per_model = 16 * model.prunable  # weights, gradients and Adam's two moments, fp32
+    c, h, w = model.input_shape
+    per_model += 4 * 3 * batch * sum(layer.weight_shape[0] for layer in model.layers) * h * w // max(1, len(model.layers))
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        k = max(1, min(64, int(0.5 * free // per_model)))
+        return k, f"K={k}: half of the {free / 2**30:.1f} GiB free on {device} at {per_model / 2**20:.0f} MiB a model"
+    if device.type == "mps":
+        return 16, "K=16 on MPS (no free-memory query; memory grows linearly with K)"
+    if model.conv_plan:
+        return CPU_CONV_STACK, "K=1: on the CPU grouped convolutions are slower than one model at a time"
+    return CPU_FC_STACK, f"K={CPU_FC_STACK}: on the CPU, beyond it Adam's state falls out of cache ({per_model / 2**20:.0f} MiB a model)"

@@ -23,7 +23,7 @@ from . import data as data_mod
 from . import devices, models, paths, pruning, records, store
 from .config import Config
 from .seeds import generator
-from .train import Cancelled, Diverged, train
+from .train import Cancelled, Diverged, TrainResult, train
 
 log = logging.getLogger("lth")
 
@@ -80,6 +80,8 @@ class Lottery:
         self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
         self.trials = list(range(config.experiment.trials))
         self.progress = records.Progress(run_dir, self.model_iterations_left(), show_progress)
+        self.stack, why = devices.stack_size(self.model, device, config.training.batch_size)
+        log.info("training up to %s", why)
 
     # --- the plan ---------------------------------------------------------------------
     def members(self, level: int) -> list[Member]:
@@ -159,10 +161,15 @@ class Lottery:
         members = self.members(level)
         params, masks = self.stack_for(level, members)
         rewind_at = self.config.pruning.rewind_iteration if level == 0 and self.config.pruning.rewind_iteration else None
-        self.progress.start_level(level, len(members))
-        result = train(self.model, params, masks, self.data, self.config.training,
-                       order_keys=[m.trial for m in members], snapshot_at=rewind_at,
-                       on_eval=self.progress.at_eval, should_stop=self.progress.cancelled)
+        chunks = []
+        for start in range(0, len(members), self.stack):  # a model's numbers do not depend on its chunk
+            part = slice(start, start + self.stack)
+            self.progress.start_level(level, len(members[part]))
+            chunks.append(train(self.model, {n: p[part] for n, p in params.items()}, pruning.select(masks, part),
+                                self.data, self.config.training, order_keys=[m.trial for m in members[part]],
+                                snapshot_at=rewind_at, on_eval=self.progress.at_eval,
+                                should_stop=self.progress.cancelled))
+        result = TrainResult.concat(chunks)
 
         tickets = [i for i, m in enumerate(members) if m.arm == "ticket"]
         ticket_final = {n: p[tickets] for n, p in result.final.items()}

@@ -32,6 +32,7 @@ def _atomic(path: Path, mode: str = "wb") -> Iterator:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are for everyone to read
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()

@@ -39,6 +39,16 @@ class TrainResult:
     snapshot: Params | None  # weights at the requested iteration (late rewinding)
     train_acc: np.ndarray  # (K,) accuracy on the whole training split at the end
 
+    @classmethod
+    def concat(cls, parts: list["TrainResult"]) -> "TrainResult":
+        """Results of consecutive chunks of a stack, as one result."""
+        if len(parts) == 1:
+            return parts[0]
+        cat = lambda ps: {n: torch.cat([p[n] for p in ps]) for n in ps[0]}  # noqa: E731
+        return cls(parts[0].iterations, {n: np.concatenate([p.curves[n] for p in parts]) for n in parts[0].curves},
+                   cat([p.final for p in parts]), cat([p.snapshot for p in parts]) if parts[0].snapshot else None,
+                   np.concatenate([p.train_acc for p in parts]))
+
     @property
     def early_stop_index(self) -> np.ndarray:
         """Evaluation index of minimum validation loss, per model (first one on ties)."""
@@ -88,34 +98,55 @@ class BatchOrder:
         return self.perms[self.rows, j * self.batch:(j + 1) * self.batch]
 
 
+class Stack:
+    """K models' weights, gradient masks, Adam state and data order; one training step at a time."""
+
+    def __init__(self, model: Model, params: Params, masks: Masks, data: Dataset, cfg: TrainingConfig,
+                 order_keys: list):
+        if cfg.batch_size > len(data.x_train):
+            raise ValueError(f"--batch-size={cfg.batch_size} exceeds the {len(data.x_train)} training examples")
+        self.model, self.data, self.k = model, data, len(order_keys)
+        self.weights = {name: p.detach().clone().requires_grad_(True) for name, p in params.items()}
+        self.masked = [(p, masks[name[: -len(".weight")]].to(p.dtype))
+                       for name, p in self.weights.items() if name.endswith(".weight")]
+        for p, m in self.masked:
+            p.data.mul_(m)
+        device = data.x_train.device
+        self.optimizer = torch.optim.Adam(self.weights.values(), lr=cfg.lr, fused=device.type in ("cpu", "cuda", "mps"))
+        self.order = BatchOrder(order_keys, len(data.x_train), cfg.batch_size, device)
+
+    def step(self, iteration: int) -> torch.Tensor:
+        """One Adam step for every model; returns the (K,) batch losses."""
+        idx = self.order.indices(iteration)
+        logits = self.model.forward(self.weights, self.data.x_train[idx])
+        loss = F.cross_entropy(logits.flatten(0, 1), self.data.y_train[idx].flatten(), reduction="none")
+        loss = loss.view(self.k, -1).mean(1)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.sum().backward()  # models are independent: d(sum)/d(theta_i) = d(loss_i)/d(theta_i)
+        torch._foreach_mul_([p.grad for p, _ in self.masked], [m for _, m in self.masked])
+        self.optimizer.step()
+        return loss.detach()
+
+    def params(self) -> Params:
+        return {n: p.detach() for n, p in self.weights.items()}
+
+
 def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: TrainingConfig, order_keys: list,
           snapshot_at: int | None = None, on_eval: Callable[[int], None] | None = None,
           should_stop: Callable[[], bool] | None = None) -> TrainResult:
-    k = len(order_keys)
-    if cfg.batch_size > len(data.x_train):
-        raise ValueError(f"--batch-size={cfg.batch_size} exceeds the {len(data.x_train)} training examples")
-    weights = {name: p.detach().clone().requires_grad_(True) for name, p in params.items()}
-    grad_masks = [masks[name.rsplit(".", 1)[0]].to(p.dtype) if name.endswith(".weight") else None
-                  for name, p in weights.items()]
-    for p, m in zip(weights.values(), grad_masks):
-        if m is not None:
-            p.data.mul_(m)
-    fused = p.device.type in ("cpu", "cuda", "mps")
-    optimizer = torch.optim.Adam(weights.values(), lr=cfg.lr, fused=fused)
-    order = BatchOrder(order_keys, len(data.x_train), cfg.batch_size, data.x_train.device)
-
+    stack = Stack(model, params, masks, data, cfg, order_keys)
     eval_points = sorted(set(range(0, cfg.iterations, cfg.eval_every)) | {cfg.iterations})
-    curves = {name: np.zeros((k, len(eval_points)), dtype=np.float32)
+    curves = {name: np.zeros((stack.k, len(eval_points)), dtype=np.float32)
               for name in ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc")}
-    running = torch.zeros(k, device=data.x_train.device)
+    running = torch.zeros(stack.k, device=data.x_train.device)
     since_eval, snapshot, e = 0, None, 0
 
     for it in range(cfg.iterations + 1):
         if snapshot_at is not None and it == snapshot_at:
-            snapshot = {n: p.detach().clone() for n, p in weights.items()}
+            snapshot = {n: p.clone() for n, p in stack.params().items()}
         if it == eval_points[e]:
             train_loss = running / since_eval if since_eval else torch.full_like(running, float("nan"))
-            _record(model, weights, data, curves, e, train_loss, it)
+            _record(model, stack.params(), data, curves, e, train_loss, it)
             running.zero_()
             since_eval, e = 0, e + 1
             if on_eval:
@@ -124,26 +155,16 @@ def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: Traini
                 raise Cancelled("cancelled")
         if it == cfg.iterations:
             break
-        idx = order.indices(it)
-        logits = model.forward(weights, data.x_train[idx])
-        per_model = F.cross_entropy(logits.flatten(0, 1), data.y_train[idx].flatten(), reduction="none")
-        per_model = per_model.view(k, -1).mean(1)
-        optimizer.zero_grad(set_to_none=False)
-        per_model.sum().backward()  # models are independent: d(sum)/d(theta_i) = d(loss_i)/d(theta_i)
-        torch._foreach_mul_([p.grad for p, m in zip(weights.values(), grad_masks) if m is not None],
-                            [m for m in grad_masks if m is not None])
-        optimizer.step()
-        running += per_model.detach()
+        running += stack.step(it)
         since_eval += 1
 
-    final = {n: p.detach() for n, p in weights.items()}
+    final = stack.params()
     _, train_acc = evaluate(model, final, data.x_train, data.y_train)
     return TrainResult(np.array(eval_points), curves, final, snapshot, train_acc.cpu().numpy())
 
 
-def _record(model, weights, data, curves, e, train_loss, iteration):
+def _record(model, params, data, curves, e, train_loss, iteration):
     with torch.no_grad():
-        params = {n: p.detach() for n, p in weights.items()}
         val_loss, val_acc = evaluate(model, params, data.x_val, data.y_val)
         test_loss, test_acc = evaluate(model, params, data.x_test, data.y_test)
     values = {"train_loss": train_loss, "val_loss": val_loss, "val_acc": val_acc,

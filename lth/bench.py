@@ -1,0 +1,217 @@
+"""`python -m lth bench`: how fast the engine trains, measured against the usual way, in one run.
+
+What it claims and how it is measured:
+1. The ceiling: this machine's dense fp32 matrix-multiply rate (2048x2048
+   GEMMs, best of several repetitions), in GFLOP/s.
+2. LeNet-300-100, batch 60, Adam, fp32, random MNIST-shaped data held in
+   memory: model-iterations per second of (a) the usual way: one nn.Module,
+   a DataLoader over a TensorDataset, torch.optim.Adam defaults, the mask
+   re-applied after each step; (b) the engine's path for a single model
+   (train.Stack with K = 1); (c) the engine's batched path at several K.
+   Each is timed after a warm-up, best of `reps` repetitions.
+3. The ratio of (c) and (b) to (a), and useful FLOP/s (6 x weights x batch per
+   model-iteration: forward, and backward for inputs and weights) as a fraction
+   of the ceiling.
+4. The same for Conv-2 on 32x32x3 at batch 60, (a) and (c).
+5. The projected wall time of the paper's LeNet experiment (5 trials, 21
+   levels, 50,000 iterations, ticket + 1 reinit + 1 random-prune per trial,
+   validation (5k) and test (10k) evaluated every 100 iterations), from the
+   measured training rate at K = 15 (what a level trains at once) and the
+   measured evaluation rate.
+The last line is one machine-readable summary.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import devices, models, pruning
+from .config import TrainingConfig
+from .data import Dataset
+from .seeds import generator
+from .train import Stack, evaluate
+
+PAPER = dict(trials=5, levels=21, iterations=50_000, per_trial=3, eval_every=100, eval_examples=15_000)
+
+
+def ceiling_gflops(device, reps: int) -> float:
+    a = torch.randn(2048, 2048, device=device)
+    b = torch.randn(2048, 2048, device=device)
+    best = 0.0
+    for _ in range(reps):
+        _sync(device)
+        t = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        _sync(device)
+        best = max(best, 5 * 2 * 2048**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def fake_data(shape, n_train: int, device) -> Dataset:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n_train + 2000, *shape, generator=g)
+    y = torch.randint(0, 10, (n_train + 2000,), generator=g)
+    return Dataset(x[:n_train], y[:n_train], x[n_train:n_train + 1000], y[n_train:n_train + 1000],
+                   x[-1000:], y[-1000:], 10).to(device)
+
+
+def usual_way(model: models.Model, data: Dataset, iterations: int, reps: int) -> float:
+    """(a): one nn.Module, DataLoader, torch.optim.Adam defaults, mask re-applied after each step."""
+    net = to_module(model).to(data.x_train.device)
+    masks = [torch.rand_like(m.weight) < 0.5 for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    layers = [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data.x_train.cpu(), data.y_train.cpu()),
+                                         batch_size=60, shuffle=True, drop_last=True)
+    opt = torch.optim.Adam(net.parameters(), lr=1.2e-3)
+
+    def run(n: int) -> None:
+        done = 0
+        while done < n:
+            for x, y in loader:
+                x, y = x.to(data.x_train.device), y.to(data.x_train.device)
+                opt.zero_grad()
+                F.cross_entropy(net(x), y).backward()
+                opt.step()
+                with torch.no_grad():
+                    for layer, m in zip(layers, masks):
+                        layer.weight.mul_(m)
+                done += 1
+                if done == n:
+                    return
+
+    return _rate(run, iterations, reps, data.x_train.device)
+
+
+def engine_way(model: models.Model, data: Dataset, k: int, iterations: int, reps: int) -> float:
+    """(b)/(c): the engine's Stack of K models; returns model-iterations per second."""
+    device = data.x_train.device
+    params = model.init([generator(i, "bench") for i in range(k)], device)
+    masks = pruning.dense_masks(model, k, device)
+    stack = Stack(model, params, masks, data, TrainingConfig(), order_keys=list(range(k)))
+    counter = iter(range(10**9))
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            stack.step(next(counter))
+
+    return k * _rate(run, iterations, reps, device)
+
+
+def eval_rate(model: models.Model, data: Dataset, k: int, reps: int) -> float:
+    """Model-examples per second of the engine's evaluation."""
+    device = data.x_train.device
+    params = model.init([generator(i, "bench") for i in range(k)], device)
+    x = torch.cat([data.x_val, data.x_test, data.x_val, data.x_test])
+    y = torch.cat([data.y_val, data.y_test, data.y_val, data.y_test])
+    best = 0.0
+    for _ in range(reps):
+        _sync(device)
+        t = time.perf_counter()
+        evaluate(model, params, x, y)
+        _sync(device)
+        best = max(best, k * len(x) / (time.perf_counter() - t))
+    return best
+
+
+def to_module(model: models.Model) -> nn.Module:
+    """The same architecture as an ordinary nn.Sequential, for the usual-way baseline."""
+    mods: list[nn.Module] = []
+    convs = model.layers[: len(model.conv_plan)]
+    for layer, pool in zip(convs, model.conv_plan):
+        mods += [nn.Conv2d(layer.weight_shape[1], layer.weight_shape[0], 3, padding=1), nn.ReLU()]
+        if pool:
+            mods.append(nn.MaxPool2d(2))
+    mods.append(nn.Flatten())
+    fcs = model.layers[len(convs):]
+    for i, layer in enumerate(fcs):
+        mods.append(nn.Linear(layer.weight_shape[1], layer.weight_shape[0]))
+        if i < len(fcs) - 1:
+            mods.append(nn.ReLU())
+    return nn.Sequential(*mods)
+
+
+def train_flops(model: models.Model, batch: int = 60) -> float:
+    return 3 * model.flops_per_example() * batch
+
+
+def _rate(run, iterations: int, reps: int, device) -> float:
+    run(max(3, iterations // 5))  # warm-up
+    best = 0.0
+    for _ in range(reps):
+        _sync(device)
+        t = time.perf_counter()
+        run(iterations)
+        _sync(device)
+        best = max(best, iterations / (time.perf_counter() - t))
+    return best
+
+
+def _sync(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (1, 5, 10, 20, 40)) -> dict:
+    device = devices.resolve(device_name)
+    reps, lenet_its, conv_its = (2, 30, 3) if quick else (3, 150, 8)
+    print(__doc__.split("\n\n")[0])
+    print(f"device: {device} ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
+          f"threads {torch.get_num_threads()}, cpus {os.cpu_count()}, {'quick' if quick else 'full'} mode\n")
+
+    ceiling = ceiling_gflops(device, reps + 2)
+    print(f"1. fp32 matrix-multiply ceiling: {ceiling:,.0f} GFLOP/s")
+
+    lenet = models.build("lenet_300_100", (1, 28, 28))
+    flops = train_flops(lenet)
+    data = fake_data((1, 28, 28), 55_000, device)
+    print(f"\n2. LeNet-300-100, batch 60, Adam: {flops / 1e6:.0f} MFLOP per model-iteration, "
+          f"ceiling {ceiling * 1e9 / flops:,.0f} model-it/s")
+    usual = usual_way(lenet, data, lenet_its * 2, reps)
+    rows = [("(a) usual way (DataLoader, nn.Module)", 1, usual)]
+    rows.append(("(b) engine, single model", 1, engine_way(lenet, data, 1, lenet_its * 2, reps)))
+    for k in ks:
+        rows.append((f"(c) engine, batched K={k}", k, engine_way(lenet, data, k, max(10, lenet_its * 4 // k), reps)))
+    _table(rows, usual, flops, ceiling)
+    batched = [r for r in rows if r[0].startswith("(c)")]
+    best = max(batched, key=lambda r: r[2])
+
+    conv2 = models.build("conv2", (3, 32, 32))
+    cflops = train_flops(conv2)
+    cdata = fake_data((3, 32, 32), 5_000, device)
+    print(f"\n4. Conv-2 on 32x32x3, batch 60: {cflops / 1e9:.1f} GFLOP per model-iteration")
+    cusual = usual_way(conv2, cdata, conv_its, reps)
+    crows = [("(a) usual way (DataLoader, nn.Module)", 1, cusual)]
+    for k in (1, 4) if quick else (1, 4, 8):
+        crows.append((f"(c) engine, batched K={k}", k, engine_way(conv2, cdata, k, conv_its, reps)))
+    _table(crows, cusual, cflops, ceiling)
+
+    k15 = engine_way(lenet, data, 15, max(10, lenet_its * 4 // 15), reps)
+    evals = eval_rate(lenet, data, 15, reps)
+    p = PAPER
+    model_its = p["trials"] * p["iterations"] * (1 + (p["levels"] - 1) * p["per_trial"])
+    eval_examples = model_its / p["eval_every"] * p["eval_examples"]
+    hours = (model_its / k15 + eval_examples / evals) / 3600
+    print(f"\n5. Paper LeNet experiment: {model_its / 1e6:.2f}M model-iterations at {k15:,.0f}/s (K=15) "
+          f"+ {eval_examples / 1e9:.2f}G evaluated model-examples at {evals / 1e3:,.0f}k/s "
+          f"= {hours:.2f} h projected")
+    summary = dict(best_k=best[1], lenet_model_it_s=round(best[2]), ceiling_fraction=round(best[2] * flops / 1e9 / ceiling, 3),
+                   vs_usual=f"{best[2] / usual:.2f}x", single_vs_usual=f"{rows[1][2] / usual:.2f}x",
+                   projected_full_hours=round(hours, 2))
+    print("\nsummary: " + " ".join(f"{k}={v}" for k, v in summary.items()))
+    return summary
+
+
+def _table(rows, usual: float, flops: float, ceiling: float) -> None:
+    print(f"   {'path':<40} {'model-it/s':>11} {'vs (a)':>7} {'GFLOP/s':>8} {'of ceiling':>10}")
+    for name, _, rate in rows:
+        g = rate * flops / 1e9
+        print(f"   {name:<40} {rate:>11,.1f} {rate / usual:>6.2f}x {g:>8.1f} {g / ceiling:>9.1%}")
