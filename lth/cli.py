@@ -70,6 +70,12 @@ def build_parser() -> Parser:
                       choices=("test_acc_at_early_stop", "test_acc_final", "train_acc_final"))
     _add_location_flags(show)
 
+    export = sub.add_parser("export", help="write every chart of a run as PNG, SVG, HTML and CSV")
+    export.add_argument("run", nargs="?", help="run folder or run-id prefix (default: the latest)")
+    export.add_argument("--out", type=Path, required=True, help="folder to write into")
+    export.add_argument("--formats", default="png,svg,html,csv", help="comma-separated subset of png,svg,html,csv")
+    _add_location_flags(export)
+
     bench = sub.add_parser("bench", help="measure training speed: the usual way vs the engine (a benchmark, not a test)")
     bench.add_argument("--device", default="auto", choices=devices.CHOICES)
     bench.add_argument("--quick", action="store_true", help="fewer repetitions; under a minute")
@@ -115,6 +121,23 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from . import export, results
+
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    bad = [f for f in formats if f not in export.FORMATS]
+    if bad or not formats:
+        raise ConfigError(f"--formats={args.formats!r} is not allowed: a comma-separated subset of {','.join(export.FORMATS)}")
+    if {"png", "svg"} & set(formats):
+        ok, why = export.static_export()
+        if not ok:
+            raise ConfigError(f"{why}; or pass --formats html,csv")
+    run = results.Run(results.resolve(args.run, paths.runs_dir(args.runs_dir)))
+    written = export.export_run(run, args.out, formats)
+    print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from . import bench
 
@@ -126,7 +149,7 @@ def _config_field_names() -> list[str]:
     return [f.name for cls in SECTIONS.values() for f in fields(cls)]
 
 
-HANDLERS = {"run": cmd_run, "ls": cmd_ls, "show": cmd_show, "bench": cmd_bench}
+HANDLERS = {"run": cmd_run, "ls": cmd_ls, "show": cmd_show, "bench": cmd_bench, "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:

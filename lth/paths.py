@@ -14,6 +14,11 @@ def runs_dir(explicit: str | os.PathLike | None = None) -> Path:
     return Path(explicit or os.environ.get("LTH_RUNS_DIR") or "runs")
 
 
+def pretrained_dir() -> Path:
+    """The shipped results the app opens first ($LTH_PRETRAINED_DIR overrides, e.g. in tests)."""
+    return Path(os.environ.get("LTH_PRETRAINED_DIR") or PRETRAINED_RUNS)
+
+
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:
     """--data-dir, else $LTH_DATA_DIR, else ./data."""
     return Path(explicit or os.environ.get("LTH_DATA_DIR") or "data")

@@ -1,0 +1,155 @@
+"""What every page shares: where runs live, cached reads, the run picker, and charts with their downloads.
+
+Pages never compute: they ask `lth` through these helpers. Reads are cached
+by (folder, stamp), the stamp changing whenever a run's status changes, so a
+run that is still training shows new levels as they land.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run app/...` from anywhere
+
+from lth import export, figures, paths, results, store  # noqa: E402
+from lth.config import ConfigError  # noqa: E402
+
+MIME = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html", "csv": "text/csv"}
+
+
+def roots() -> dict[str, Path]:
+    """Shipped results first, then the user's own runs (where the pruning lab writes)."""
+    return {"shipped": paths.pretrained_dir(), "yours": paths.runs_dir()}
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def run_index() -> pd.DataFrame:
+    frames = []
+    for source, root in roots().items():
+        table = store.index(root)
+        if not table.empty:
+            frames.append(table.assign(source=source))
+    if not frames:
+        return pd.DataFrame(columns=["path", "run_id", "damaged", "levels_done", "source", "label", "state"])
+    table = pd.concat(frames, ignore_index=True)
+    table["damaged"] = table["damaged"].fillna("")
+    return table
+
+
+def _stamp(path: str) -> float:
+    return store._mtime(paths.status_file(Path(path))) + len(store.finished_levels(Path(path)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _open(path: str, stamp: float) -> results.Run:
+    return results.Run(Path(path))
+
+
+def open_run(path: str) -> results.Run:
+    return _open(path, _stamp(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def summary(path: str, stamp: float) -> pd.DataFrame:
+    return results.Run(Path(path)).summary()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def curves(path: str, levels: tuple[int, ...], stamp: float) -> pd.DataFrame:
+    return results.Run(Path(path)).curves(list(levels))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def masks(path: str, level: int, stamp: float):
+    return results.Run(Path(path)).masks(level)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def weight_hist(path: str, level: int, stamp: float) -> pd.DataFrame:
+    return results.Run(Path(path)).weight_hist(level)
+
+
+def load(kind: str, run: results.Run, *args):
+    """Cached per-run data (summary, curves, masks, weight_hist); None with a visible error if damaged."""
+    fn = {"summary": summary, "curves": curves, "masks": masks, "weight_hist": weight_hist}[kind]
+    try:
+        return fn(str(run.path), *args, _stamp(str(run.path)))
+    except (OSError, ValueError, KeyError) as err:
+        st.error(f"This run's {kind.replace('_', ' ')} could not be read ({err}). The folder may be damaged: "
+                 "the other runs and pages still work.")
+        return None
+
+
+# --- the run picker, shared by every page (session state + URL) ------------------------
+def healthy_runs() -> pd.DataFrame:
+    table = run_index()
+    good = table[(table["damaged"] == "") & (table["levels_done"] > 0)]
+    # Shipped runs first, then the most complete: what a class should see when the app opens.
+    return good.assign(_shipped=good["source"] == "shipped").sort_values(
+        ["_shipped", "trials", "levels_done"], ascending=False, kind="stable").drop(columns="_shipped")
+
+
+def sidebar() -> None:
+    table = run_index()
+    good = healthy_runs()
+    with st.sidebar:
+        if good.empty:
+            st.info("No results yet. Start a small experiment in **Pruning lab**, or run "
+                    "`python -m lth run --preset synthetic`.")
+        else:
+            options = list(good["path"])
+            labels = dict(zip(good["path"], good["label"] + good["state"].map(lambda s: "" if s == "done" else f" ({s})")))
+            wanted = st.query_params.get("run")
+            if "run" not in st.session_state or st.session_state["run"] not in options:
+                match = [p for p, rid in zip(good["path"], good["run_id"]) if wanted and rid.startswith(wanted)]
+                st.session_state["run"] = match[0] if match else options[0]
+            st.selectbox("Run", options, key="run", format_func=lambda p: labels.get(p, p),
+                         help="Every page shows this run. The address bar keeps it, so a copied link opens the same view.")
+            st.query_params["run"] = Path(st.session_state["run"]).name[:12]
+        damaged = table[table["damaged"] != ""]
+        if not damaged.empty:
+            with st.expander(f"{len(damaged)} damaged run folder(s)", icon=":material/warning:"):
+                for _, row in damaged.iterrows():
+                    st.caption(f"`{row['path']}`: {row['damaged']}")
+
+
+def current_run() -> results.Run | None:
+    """The picked run, or a friendly message and None."""
+    path = st.session_state.get("run")
+    if not path:
+        st.info("No finished results to show yet. Open **Pruning lab** to run a small experiment "
+                "(the synthetic preset needs no data and takes under a minute).")
+        return None
+    try:
+        return open_run(path)
+    except (ConfigError, OSError, ValueError) as err:
+        st.error(f"This run could not be opened: {err}")
+        return None
+
+
+def subtitle(run: results.Run) -> str:
+    return figures.describe(run.config) + f" · run {run.run_id[:6]}"
+
+
+# --- charts with their downloads ----------------------------------------------------
+def show(chart: figures.Chart, key: str) -> None:
+    st.plotly_chart(chart.figure, width="stretch", key=f"chart-{key}", theme=None)
+    downloads(chart, key)
+
+
+def downloads(chart: figures.Chart, key: str) -> None:
+    ok, why = export.static_export_status()
+    row = st.container(horizontal=True, gap="small")
+    for fmt in ("png", "svg", "html", "csv"):
+        disabled = fmt in ("png", "svg") and not ok
+        row.download_button(
+            fmt.upper(), data=(lambda c=chart, f=fmt: export.to_bytes(c, f)), file_name=f"{chart.name}.{fmt}",
+            mime=MIME[fmt], key=f"dl-{key}-{fmt}", disabled=disabled, on_click="ignore",
+            help=why if disabled else f"Download this chart as {fmt.upper()}"
+            + (" (exactly the data plotted)" if fmt == "csv" else ""))
+    if not ok:
+        row.caption(why)

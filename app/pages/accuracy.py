@@ -1,0 +1,36 @@
+"""Accuracy vs sparsity: every arm, every run you want to compare."""
+
+import streamlit as st
+
+import common
+from lth import figures
+
+st.title("Accuracy vs weights remaining")
+run = common.current_run()
+if run is not None:
+    c1, c2 = st.columns([2, 3])
+    metric = c1.radio("Accuracy", ["test_acc_at_early_stop", "test_acc_final", "train_acc_final"], horizontal=False,
+                      format_func=lambda m: figures.METRICS[m][0].replace(" (%)", ""), key="acc_metric",
+                      help="Early stop = the iteration of minimum validation loss, as in the paper.")
+    others = common.healthy_runs()
+    others = others[others["path"] != str(run.path)]
+    compare = c2.multiselect("Overlay other runs", list(others["path"]), key="acc_compare",
+                             format_func=lambda p: dict(zip(others["path"], others["label"])).get(p, p))
+    frames = {}
+    for path in [str(run.path), *compare]:
+        r = common.open_run(path)
+        s = common.load("summary", r)
+        if s is not None and not s.empty:
+            frames[r.label] = s
+    if frames:
+        arms_present = sorted({a for s in frames.values() for a in s.arm.unique()}, key=figures.arm_order)
+        arms = st.multiselect("Arms", arms_present, default=arms_present, format_func=figures.arm_label, key="acc_arms")
+        sub = common.subtitle(run) if len(frames) == 1 else f"{len(frames)} runs compared (line style = run)"
+        common.show(figures.sparsity_chart(frames, metric, arms, sub), "accuracy")
+        with st.expander("What am I looking at?"):
+            st.markdown(
+                "- **Winning ticket (IMP)**: pruned by magnitude level after level, survivors reset to their original "
+                "initial values.\n- **Random reinitialisation**: the ticket's mask with fresh random weights.\n"
+                "- **Random pruning**: a random mask with the same number of weights in each layer.\n"
+                "- **One-shot pruning**: the trained dense network pruned straight to that sparsity, then reset.\n\n"
+                "The x axis is logarithmic: each step left to right removes a fixed share of what is left.")

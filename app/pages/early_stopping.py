@@ -1,0 +1,36 @@
+"""Early stopping: how fast tickets learn, and their learning curves."""
+
+import streamlit as st
+
+import common
+from lth import figures
+
+st.title("How fast do tickets learn?")
+run = common.current_run()
+if run is not None and (data := common.load("summary", run)) is not None and not data.empty:
+    arms_present = sorted(data.arm.unique(), key=figures.arm_order)
+    arms = st.multiselect("Arms", arms_present, default=arms_present, format_func=figures.arm_label, key="es_arms")
+    common.show(figures.sparsity_chart({run.label: data}, "early_stop_iteration", arms, common.subtitle(run),
+                                       show_dense=True), "es")
+    st.caption("Early-stop iteration: where validation loss is lowest. Lower means the network learned faster.")
+
+    st.subheader("Learning curves")
+    levels = sorted(data.level.unique())
+    pct = data[data.arm == "ticket"].groupby("level")["percent_remaining"].mean()
+    default = sorted({levels[0], levels[len(levels) // 2], levels[-1]})
+    c1, c2, c3 = st.columns([3, 2, 2])
+    picked = c1.multiselect("Levels", levels, default=default, key="es_levels",
+                            format_func=lambda lv: f"level {lv} · {pct.get(lv, float('nan')):.1f}%")
+    curve_arms = c2.multiselect("Arms ", arms_present, default=[a for a in ("ticket", "reinit") if a in arms_present],
+                                format_func=figures.arm_label, key="es_curve_arms")
+    metric = c3.radio("Show", ["test_acc", "val_loss"], format_func=lambda m: figures.CURVE_METRICS[m][0],
+                      key="es_curve_metric")
+    if picked and curve_arms:
+        curves = common.load("curves", run, tuple(picked))
+        if curves is not None and not curves.empty:
+            common.show(figures.learning_curves(curves, data, picked, metric, tuple(curve_arms), common.subtitle(run)),
+                        "curves")
+    else:
+        st.info("Pick at least one level and one arm.")
+elif run is not None:
+    st.info("This run has no finished level yet.")

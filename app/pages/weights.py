@@ -1,0 +1,33 @@
+"""Weight movement: which weights survive the next round, where they started, and how far they moved."""
+
+import streamlit as st
+
+import common
+from lth import figures
+
+st.title("Which weights survive?")
+st.markdown("At each level the ticket is trained, then its smallest weights are pruned. Compare the weights the "
+            "**next level keeps** with those it **prunes**: where they started (θ₀), where training took them, "
+            "and how far they moved.")
+run = common.current_run()
+if run is not None and run.levels_done:
+    levels = run.levels_done
+    c1, c2, c3 = st.columns([3, 1, 1])
+    level = c1.select_slider("Level", levels, value=levels[min(len(levels) - 1, 1)], key="w_level")
+    hist = common.load("weight_hist", run, level)
+    if hist is not None and not hist.empty:
+        layer = c2.selectbox("Layer", list(dict.fromkeys(hist.layer)), key="w_layer")
+        trials = sorted(hist.trial.unique())
+        trial = c3.selectbox("Trial", ["all", *trials], key="w_trial",
+                             format_func=lambda t: "all trials" if t == "all" else f"trial {t}")
+        rows = hist if trial == "all" else hist[hist.trial == trial]
+        sub = common.subtitle(run) + f" · level {level}" + ("" if trial == "all" else f", trial {trial}")
+        for quantity in figures.QUANTITY_TITLES:
+            common.show(figures.weight_histogram(rows, layer, quantity, sub), f"w-{quantity}")
+        stats = run.weight_stats(level)
+        stats = stats[stats.layer == layer] if trial == "all" else stats[(stats.layer == layer) & (stats.trial == trial)]
+        st.subheader("In numbers")
+        st.dataframe(stats.groupby("group")[["count", "mean_abs_initial", "mean_abs_final", "mean_movement",
+                                               "median_movement"]].mean().round(4), width="stretch")
+        st.caption("Histograms share bins per trial; counts are normalised within each group so both shapes show. "
+                   "In the paper, weights that survive moved further from their initial values.")

@@ -1,0 +1,317 @@
+"""Pure functions from tidy frames to Plotly figures; the app and `lth export` both draw with these.
+
+Each returns a ``Chart``: the figure, exactly the data it plots (its CSV), and
+a file-friendly name. Titles and axes are in words a student reads at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .config import Config
+
+ARM_STYLE = {  # colour-blind-safe (Okabe-Ito)
+    "ticket": ("Winning ticket (IMP)", "#0072B2"),
+    "reinit": ("Random reinitialisation", "#D55E00"),
+    "random_prune": ("Random pruning", "#7F7F7F"),
+    "one_shot": ("One-shot pruning", "#CC79A7"),
+}
+EXTRA_COLOURS = ["#009E73", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+DASHES = ["solid", "dash", "dot", "dashdot", "longdash"]
+METRICS = {
+    "test_acc_at_early_stop": ("Test accuracy at early stop (%)", 100),
+    "test_acc_final": ("Test accuracy at the end of training (%)", 100),
+    "train_acc_final": ("Train accuracy at the end of training (%)", 100),
+    "early_stop_iteration": ("Early-stop iteration (minimum validation loss)", 1),
+}
+CURVE_METRICS = {"test_acc": ("Test accuracy (%)", 100), "val_loss": ("Validation loss", 1),
+                 "val_acc": ("Validation accuracy (%)", 100), "train_loss": ("Training loss", 1)}
+PERCENT_TICKS = [100, 51.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.0, 0.5, 0.2]
+FONT = dict(size=16)
+
+
+@dataclass
+class Chart:
+    figure: go.Figure
+    data: pd.DataFrame
+    name: str
+
+
+def arm_label(arm: str) -> str:
+    return ARM_STYLE.get(arm, (arm.replace("_", " ").capitalize(), None))[0]
+
+
+def arm_order(arm: str) -> tuple:
+    return (list(ARM_STYLE).index(arm), arm) if arm in ARM_STYLE else (len(ARM_STYLE), arm)
+
+
+def arm_colour(arm: str) -> str:
+    if arm in ARM_STYLE:
+        return ARM_STYLE[arm][1]
+    return EXTRA_COLOURS[sum(map(ord, arm)) % len(EXTRA_COLOURS)]
+
+
+def describe(config: Config) -> str:
+    """One line naming what a run is, for every chart's subtitle."""
+    t, p, e = config.training, config.pruning, config.experiment
+    model = {"lenet_300_100": "LeNet-300-100", "conv2": "Conv-2", "conv4": "Conv-4", "conv6": "Conv-6"}[config.model.model]
+    data = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "synthetic": "synthetic data"}
+    conv = f"conv {p.rate_conv:.0%} / " if config.model.model != "lenet_300_100" else ""
+    rates = (f"global {p.rate_global:.0%}" if p.strategy == "global"
+             else f"{conv}fc {p.rate_fc:.0%} / output {p.rate_output:.0%}")
+    rewind = "rewind to init" if p.rewind_iteration == 0 else f"rewind to iteration {p.rewind_iteration}"
+    trials = f"{e.trials} trial" + ("s" if e.trials > 1 else "")
+    return (f"{model} on {data[config.data.dataset]} · {t.iterations:,} iterations a level · {trials}<br>"
+            f"Adam {t.lr:g}, batch {t.batch_size} · prune {rates} per level, {rewind}")
+
+
+def _layout(fig: go.Figure, title: str, subtitle: str, x: str, y: str, height: int = 520) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=f"{title}<br><sup>{subtitle}</sup>", x=0.01, xanchor="left"),
+        xaxis_title=x, yaxis_title=y, font=FONT, template="plotly_white", height=height,
+        legend=dict(orientation="h", yanchor="top", y=-0.22, x=0), margin=dict(l=80, r=30, t=135, b=120),
+        hoverlabel=dict(font_size=14))
+    return fig
+
+
+def _percent_axis(fig: go.Figure, points) -> None:
+    """Log axis, 100% on the left; ticks at the data's own levels when there are few."""
+    points = sorted({round(float(p), 1) for p in points}, reverse=True)
+    ticks = points if len(points) <= 10 else [t for t in PERCENT_TICKS if t >= min(points) * 0.8]
+    fig.update_xaxes(type="log", autorange="reversed", tickvals=ticks, ticktext=[f"{t:g}%" for t in ticks])
+
+
+# --- accuracy / early stopping vs weights remaining --------------------------------
+def sparsity_frame(summary: pd.DataFrame, metric: str, run_label: str = "") -> pd.DataFrame:
+    """Per arm and level: % remaining and the metric's mean, min and max over trials and replicates.
+
+    Every arm starts from the dense network (level 0), which only the ticket trains.
+    """
+    if summary.empty:
+        return pd.DataFrame()
+    scale = METRICS[metric][1]
+    dense = summary[summary.level == 0]
+    parts = []
+    for arm in sorted(summary.arm.unique(), key=arm_order):
+        rows = summary[summary.arm == arm]
+        if arm != "ticket" and not dense.empty:
+            rows = pd.concat([dense.assign(arm=arm), rows])
+        parts.append(rows)
+    s = pd.concat(parts)
+    grouped = s.groupby(["arm", "level"], sort=False)
+    out = grouped.agg(percent_remaining=("percent_remaining", "mean"), mean=(metric, "mean"),
+                      low=(metric, "min"), high=(metric, "max"), n=(metric, "size")).reset_index()
+    values = grouped[metric].apply(lambda v: ", ".join(f"{x * scale:.2f}" if scale != 1 else f"{x:.0f}" for x in v))
+    out["per_trial"] = values.values
+    for col in ("mean", "low", "high"):
+        out[col] = out[col] * scale
+    out.insert(0, "run", run_label)
+    out["metric"] = metric
+    return out
+
+
+def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, arms: list[str] | None = None,
+                   subtitle: str = "", show_dense: bool = True) -> Chart:
+    """Metric vs % of weights remaining: one line per arm (and run), min/max band, dense level as reference."""
+    title, _ = METRICS[metric]
+    data = pd.concat([sparsity_frame(s, metric, label) for label, s in frames.items()], ignore_index=True)
+    fig = go.Figure()
+    if data.empty:
+        return Chart(_layout(fig, title, "no finished levels yet", "% of weights remaining", title), data, metric)
+    if arms is not None:
+        data = data[data.arm.isin(arms)]
+    for r, (run_label, run_rows) in enumerate(data.groupby("run", sort=False)):
+        dash = DASHES[r % len(DASHES)]
+        for arm, rows in run_rows.groupby("arm", sort=False):
+            rows = rows.sort_values("level")
+            colour, name = arm_colour(arm), arm_label(arm) + (f" · {run_label}" if len(frames) > 1 else "")
+            if len(rows) > 1 and (rows.high > rows.low).any():
+                fig.add_trace(go.Scatter(
+                    x=pd.concat([rows.percent_remaining, rows.percent_remaining[::-1]]),
+                    y=pd.concat([rows.high, rows.low[::-1]]), fill="toself", fillcolor=_rgba(colour, 0.15),
+                    mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=name))
+            fig.add_trace(go.Scatter(
+                x=rows.percent_remaining, y=rows["mean"], name=name, legendgroup=name, mode="lines+markers",
+                line=dict(color=colour, dash=dash, width=3), marker=dict(size=8),
+                customdata=np.stack([rows.level, rows.percent_remaining, rows.per_trial, rows.n], axis=1),
+                hovertemplate=("level %{customdata[0]} · %{customdata[1]:.2f}% of weights remaining<br>"
+                               "mean %{y:.2f} over %{customdata[3]} run(s)<br>each: %{customdata[2]}<extra>"
+                               + name + "</extra>")))
+        dense = run_rows[(run_rows.arm == "ticket") & (run_rows.level == 0)]
+        if show_dense and not dense.empty:
+            fig.add_hline(y=float(dense["mean"].iloc[0]), line=dict(color="black", dash="dot", width=1.5),
+                          annotation_text="dense network" + (f" · {run_label}" if len(frames) > 1 else ""),
+                          annotation_position="bottom left")
+    _percent_axis(fig, data.percent_remaining)
+    _layout(fig, f"{title} vs weights remaining", subtitle, "% of weights remaining (log scale)", title)
+    return Chart(fig, data, f"{metric}_vs_sparsity")
+
+
+# --- learning curves ---------------------------------------------------------------
+def learning_curves(curves: pd.DataFrame, summary: pd.DataFrame, levels: list[int], metric: str = "test_acc",
+                    arms: tuple[str, ...] = ("ticket",), subtitle: str = "") -> Chart:
+    """Metric vs training iteration, mean over trials, one line per level (and arm); early stop marked."""
+    label, scale = CURVE_METRICS[metric]
+    sel = curves[curves.level.isin(levels) & curves.arm.isin(arms)]
+    data = (sel.groupby(["level", "arm", "iteration"])[metric].agg(["mean", "min", "max"]).reset_index())
+    for col in ("mean", "min", "max"):
+        data[col] = data[col] * scale
+    remaining = summary.groupby(["level", "arm"])["percent_remaining"].mean()
+    early = summary.groupby(["level", "arm"])["early_stop_iteration"].mean()
+    fig = go.Figure()
+    palette = _level_palette(len(levels))
+    for (level, arm), rows in data.groupby(["level", "arm"]):
+        pct = remaining.get((level, arm), math.nan)
+        name = f"{pct:.1f}% remaining" + (f" · {arm_label(arm)}" if len(arms) > 1 else "")
+        colour = palette[sorted(levels).index(level)]
+        dash = DASHES[list(arms).index(arm) % len(DASHES)]
+        fig.add_trace(go.Scatter(x=rows.iteration, y=rows["mean"], name=name, mode="lines",
+                                 line=dict(color=colour, dash=dash, width=2.5), legendgroup=name,
+                                 hovertemplate=f"{name}<br>iteration %{{x:,}}<br>%{{y:.3f}}<extra></extra>"))
+        es = early.get((level, arm))
+        if es is not None and not math.isnan(es):
+            y = float(np.interp(es, rows.iteration, rows["mean"]))
+            fig.add_trace(go.Scatter(x=[es], y=[y], mode="markers", legendgroup=name, showlegend=False,
+                                     marker=dict(symbol="star", size=16, color=colour, line=dict(color="black", width=1)),
+                                     hovertemplate=f"{name}<br>early stop (mean over trials): iteration %{{x:,.0f}}"
+                                                   "<extra></extra>"))
+    data["percent_remaining"] = [remaining.get((lv, a), math.nan) for lv, a in zip(data.level, data.arm)]
+    _layout(fig, f"{label} during training", subtitle + " · ★ early-stop iteration", "Training iteration", label)
+    return Chart(fig, data, f"learning_curves_{metric}")
+
+
+# --- weights -------------------------------------------------------------------------
+QUANTITY_TITLES = {"initial": "Initial weights θ₀", "final": "Trained weights θ_final",
+                   "movement": "How far each weight moved, |θ_final − θ₀|"}
+
+
+def weight_histogram(hist: pd.DataFrame, layer: str, quantity: str, subtitle: str = "") -> Chart:
+    """Kept vs pruned (by the next level) weights of one layer, summed over the trials given."""
+    rows = hist[(hist.layer == layer) & (hist.quantity == quantity)]
+    data = rows.groupby(["group", "bin_left", "bin_right"])["count"].sum().reset_index()
+    fig = go.Figure()
+    colours = {"kept": "#0072B2", "pruned": "#D55E00"}
+    for group in ("kept", "pruned"):
+        g = data[data.group == group]
+        total = max(int(g["count"].sum()), 1)
+        fig.add_trace(go.Bar(x=(g.bin_left + g.bin_right) / 2, y=g["count"] / total, width=g.bin_right - g.bin_left,
+                             name=f"{group} by the next level ({total:,} weights)", marker_color=colours[group],
+                             opacity=0.6, hovertemplate="%{x:.3f}: %{y:.2%}<extra>" + group + "</extra>"))
+    fig.update_layout(barmode="overlay", yaxis_tickformat=".0%")
+    _layout(fig, f"{QUANTITY_TITLES[quantity]} · layer {layer}", subtitle, "Weight value" if quantity != "movement"
+            else "|θ_final − θ₀|", "Share of the group's weights", height=420)
+    return Chart(fig, data.assign(layer=layer, quantity=quantity), f"weights_{quantity}_{layer}")
+
+
+# --- masks ---------------------------------------------------------------------------
+def block_density(mask: np.ndarray, max_side: int = 150) -> tuple[np.ndarray, int, int]:
+    """A 2-D mask averaged over blocks so neither side exceeds max_side; returns (density, rows, cols) per block."""
+    m = mask.reshape(mask.shape[0], -1).astype(np.float32)
+    br, bc = max(1, math.ceil(m.shape[0] / max_side)), max(1, math.ceil(m.shape[1] / max_side))
+    pad = np.full((math.ceil(m.shape[0] / br) * br, math.ceil(m.shape[1] / bc) * bc), np.nan, dtype=np.float32)
+    pad[: m.shape[0], : m.shape[1]] = m
+    blocks = pad.reshape(pad.shape[0] // br, br, pad.shape[1] // bc, bc)
+    return np.nanmean(blocks, axis=(1, 3)), br, bc
+
+
+def mask_heatmap(mask: np.ndarray, layer: str, subtitle: str = "") -> Chart:
+    density, br, bc = block_density(mask)
+    exact = br == bc == 1
+    what = "a cell per weight" if exact else f"a cell per {br}×{bc} block: share kept"
+    fig = go.Figure(go.Heatmap(z=density, zmin=0, zmax=1, colorscale="Blues",
+                               colorbar=dict(title="kept" if exact else "share kept"),
+                               hovertemplate="outputs %{y}, inputs %{x}: %{z:.2f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    kept = mask.mean()
+    _layout(fig, f"Mask of layer {layer}: {kept:.1%} of {mask.size:,} weights kept ({what})", subtitle,
+            f"input unit (÷{bc})" if not exact else "input unit", f"output unit (÷{br})" if not exact else "output unit",
+            height=460)
+    data = pd.DataFrame(density).stack().rename("share_kept").reset_index()
+    data.columns = ["block_row", "block_col", "share_kept"]
+    return Chart(fig, data.assign(layer=layer, rows_per_block=br, cols_per_block=bc), f"mask_{layer}")
+
+
+def remaining_by_layer(summary: pd.DataFrame, level: int, subtitle: str = "") -> Chart:
+    rows = summary[(summary.level == level) & (summary.arm == "ticket")]
+    cols = [c for c in summary.columns if c.startswith("remaining:")]
+    data = pd.DataFrame({"layer": [c.split(":", 1)[1] for c in cols],
+                         "percent_remaining": [100 * rows[c].mean() for c in cols]})
+    fig = go.Figure(go.Bar(x=data.layer, y=data.percent_remaining, marker_color=ARM_STYLE["ticket"][1],
+                           text=[f"{v:.1f}%" for v in data.percent_remaining], textposition="outside"))
+    fig.update_yaxes(range=[0, 110])
+    _layout(fig, f"Weights remaining per layer at level {level}", subtitle, "Layer", "% of weights remaining", height=400)
+    return Chart(fig, data.assign(level=level), f"remaining_by_layer_level{level}")
+
+
+def pixel_map(first_layer_mask: np.ndarray, side: int = 28, subtitle: str = "") -> Chart:
+    """How many hidden units each input pixel still connects to (first fully-connected layer)."""
+    counts = first_layer_mask.reshape(first_layer_mask.shape[0], -1).sum(0).reshape(side, -1)
+    fig = go.Figure(go.Heatmap(z=counts, colorscale="Viridis", colorbar=dict(title="connections"),
+                               hovertemplate="pixel (%{y}, %{x}): %{z} connections<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
+    fig.update_xaxes(showticklabels=False)
+    _layout(fig, "Surviving connections of each input pixel", subtitle, "", "", height=520)
+    data = pd.DataFrame(counts).stack().rename("connections").reset_index()
+    data.columns = ["row", "col", "connections"]
+    return Chart(fig, data, "pixel_connections")
+
+
+def receptive_fields(first_layer_mask: np.ndarray, side: int = 28, units: int = 16, subtitle: str = "") -> Chart:
+    """The kept input connections of the hidden units that keep the most, each as an image."""
+    m = first_layer_mask.reshape(first_layer_mask.shape[0], -1)
+    order = np.argsort(-m.sum(1), kind="stable")[:units]
+    cols = int(math.ceil(math.sqrt(len(order))))
+    rows_n = int(math.ceil(len(order) / cols))
+    fig = make_subplots(rows=rows_n, cols=cols, subplot_titles=[f"unit {u}" for u in order],
+                        horizontal_spacing=0.02, vertical_spacing=0.06)
+    for i, unit in enumerate(order):
+        fig.add_trace(go.Heatmap(z=m[unit].reshape(side, -1).astype(int), colorscale=[[0, "white"], [1, "#0072B2"]],
+                                 showscale=False, zmin=0, zmax=1, hovertemplate="(%{y}, %{x})<extra></extra>"),
+                      row=i // cols + 1, col=i % cols + 1)
+    fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor="x")
+    fig.update_xaxes(showticklabels=False)
+    _layout(fig, "Receptive fields: kept inputs of the hidden units that keep the most", subtitle, "", "",
+            height=200 * rows_n + 140)
+    data = pd.DataFrame({"unit": order, "kept_inputs": m[order].sum(1)})
+    return Chart(fig, data, "receptive_fields")
+
+
+# --- the pruning lab -----------------------------------------------------------------
+def prune_without_retraining(prune_curve: pd.DataFrame, summary: pd.DataFrame, percent: float,
+                             subtitle: str = "") -> Chart:
+    """Dense net pruned by magnitude, not retrained, vs the ticket retrained from its init."""
+    g = prune_curve.assign(percent_remaining=100 * prune_curve.remaining, acc=100 * prune_curve.test_acc)
+    curve = g.groupby(g.percent_remaining.round(4))["acc"].agg(["mean", "min", "max"]).reset_index()
+    ticket = sparsity_frame(summary[summary.arm == "ticket"], "test_acc_at_early_stop")
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=curve.percent_remaining, y=curve["mean"], mode="lines",
+                             line=dict(color="#7F7F7F", width=3), name="Pruned, not retrained"))
+    if not ticket.empty:
+        fig.add_trace(go.Scatter(x=ticket.percent_remaining, y=ticket["mean"], mode="lines+markers",
+                                 line=dict(color=ARM_STYLE["ticket"][1], width=3), name="Winning ticket, retrained"))
+    fig.add_vline(x=percent, line=dict(color="black", dash="dash"))
+    _percent_axis(fig, list(ticket.percent_remaining) if not ticket.empty else curve.percent_remaining)
+    fig.update_yaxes(range=[0, 100])
+    _layout(fig, "Pruning a trained network without retraining", subtitle, "% of weights remaining (log scale)",
+            "Test accuracy (%)", height=460)
+    data = pd.concat([curve.assign(series="pruned_not_retrained"),
+                      ticket.rename(columns={"low": "min", "high": "max"})[["percent_remaining", "mean", "min", "max"]]
+                      .assign(series="ticket_retrained")], ignore_index=True)
+    return Chart(fig, data, "prune_without_retraining")
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
+
+
+def _level_palette(n: int) -> list[str]:
+    import plotly.colors as pc
+
+    return pc.sample_colorscale("Viridis", [i / max(n - 1, 1) * 0.9 for i in range(n)])

@@ -1,0 +1,48 @@
+"""Fixtures: an isolated data/runs location, tiny data, and one small finished run.
+
+Nothing here downloads or reads ../shared/data: LTH_DATA_DIR points at an empty
+temporary folder for the whole session, and subprocesses inherit it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from helpers import SMALL, FinishedRun, options
+from lth import config, data, lottery
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_env(tmp_path_factory):
+    saved = {k: os.environ.get(k) for k in ("LTH_DATA_DIR", "LTH_RUNS_DIR")}
+    os.environ["LTH_DATA_DIR"] = str(tmp_path_factory.mktemp("empty_data"))
+    os.environ["LTH_RUNS_DIR"] = str(tmp_path_factory.mktemp("default_runs"))
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory, isolated_env) -> FinishedRun:
+    """preset('synthetic') with SMALL overrides (all arms, 2 trials, levels 0-2), computed once.
+
+    Shared by many tests: read it, never write into it.
+    """
+    cfg = config.preset("synthetic").override(**SMALL)
+    runs_dir = tmp_path_factory.mktemp("shared_runs")
+    path = lottery.run(cfg, runs_dir, options())
+    return FinishedRun(cfg, runs_dir, path, data.load(cfg.data, Path("unused")))
+
+
+@pytest.fixture(scope="session")
+def tiny_data() -> data.Dataset:
+    """300 synthetic 1x8x8 images (240 train / 60 val) and 60 test: for training-loop tests."""
+    cfg = config.DataConfig(dataset="synthetic", synthetic_shape="1x8x8", synthetic_train=300,
+                            synthetic_test=60, validation_size=60)
+    return data.load(cfg, Path("unused"))
