@@ -34,14 +34,14 @@ def run_index() -> pd.DataFrame:
         if not table.empty:
             frames.append(table.assign(source=source))
     if not frames:
-        return pd.DataFrame(columns=["path", "run_id", "damaged", "levels_done", "source", "label", "state"])
+        return pd.DataFrame(columns=["path", "run_id", "damaged", "levels_done", "units_done", "trials", "source", "label", "state"])
     table = pd.concat(frames, ignore_index=True)
     table["damaged"] = table["damaged"].fillna("")
     return table
 
 
 def _stamp(path: str) -> float:
-    return store._mtime(paths.status_file(Path(path))) + len(store.finished_levels(Path(path)))
+    return store._mtime(paths.status_file(Path(path))) + len(store.finished_units(Path(path)))
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -87,7 +87,7 @@ def load(kind: str, run: results.Run, *args):
 # --- the run picker, shared by every page (session state + URL) ------------------------
 def healthy_runs() -> pd.DataFrame:
     table = run_index()
-    good = table[(table["damaged"] == "") & (table["levels_done"] > 0)]
+    good = table[(table["damaged"] == "") & (table["units_done"] > 0)]
     # Shipped runs first, then the most complete: what a class should see when the app opens.
     return good.assign(_shipped=good["source"] == "shipped").sort_values(
         ["_shipped", "trials", "levels_done"], ascending=False, kind="stable").drop(columns="_shipped")

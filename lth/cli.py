@@ -58,6 +58,9 @@ def build_parser() -> Parser:
     run.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
                      help="let torchvision download a data set missing from --data-dir")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--trials-together", type=int, default=None, metavar="N",
+                     help="trials that go through the levels together (default: as many as fill one training stack); "
+                          "1 finishes the first trial's whole sparsity curve soonest")
     _add_location_flags(run)
     _add_config_flags(run)
 
@@ -88,7 +91,10 @@ def cmd_run(args) -> int:
     overrides = {name: getattr(args, name) for name in _config_field_names() if getattr(args, name) is not None}
     config = preset(args.preset).override(**overrides)
     options = lottery.RunOptions(data_dir=paths.data_dir(args.data_dir), device=args.device,
-                                 download=args.download, progress=not args.quiet)
+                                 download=args.download, progress=not args.quiet,
+                                 trials_together=args.trials_together)
+    if args.trials_together is not None and args.trials_together < 1:
+        raise ConfigError(f"--trials-together={args.trials_together} is not allowed: an integer >= 1")
     run_dir = lottery.run(config, paths.runs_dir(args.runs_dir), options)
     print(f"run {config.run_id} finished: {run_dir}")
     return 0
@@ -102,7 +108,7 @@ def cmd_ls(args) -> int:
     if table.empty:
         print(f"no runs in {root}")
         return 0
-    cols = [c for c in ("run_id", "state", "model", "dataset", "levels_done", "levels", "trials", "iterations",
+    cols = [c for c in ("run_id", "state", "model", "dataset", "levels_done", "levels", "trials_done", "trials", "iterations",
                         "damaged") if c in table]
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         print(table[cols].fillna("").to_string(index=False))
@@ -114,7 +120,9 @@ def cmd_show(args) -> int:
 
     run = results.Run(results.resolve(args.run, paths.runs_dir(args.runs_dir)))
     print(run.label)
-    print(f"state: {run.status.get('state')}, levels done: {len(run.levels_done)}/{run.config.experiment.levels + 1}")
+    e = run.config.experiment
+    print(f"state: {run.status.get('state')}, units done: {len(run.units)}/{(e.levels + 1) * e.trials} "
+          f"(levels x trials); means over the trials finished at each level")
     table = results.level_table(run, args.metric)
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print(table.to_string(index=False) if not table.empty else "no finished level yet")

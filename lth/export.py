@@ -65,7 +65,7 @@ def run_charts(run: Run) -> list[Chart]:
               for m in ("test_acc_at_early_stop", "test_acc_final", "early_stop_iteration")]
     if summary.empty:
         return charts
-    levels = run.levels_done
+    levels = run.levels
     picks = sorted({levels[0], levels[len(levels) // 2], levels[-1]})
     curves = run.curves(picks)
     if not curves.empty:

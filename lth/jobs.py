@@ -71,7 +71,7 @@ def start(config: Config, preset_name: str, runs_dir: Path, data_dir: Path, devi
     """Start computing `config` in a subprocess (or return a finished run at once, with no process)."""
     runs_dir, data_dir = Path(runs_dir).resolve(), Path(data_dir).resolve()
     run_dir = runs_dir / config.run_id
-    if store.finished_levels(run_dir) == list(range(config.experiment.levels + 1)):
+    if store.is_complete(run_dir, config):
         return Job(config, run_dir, Path(os.devnull), None)
     logs = runs_dir / ".logs"
     logs.mkdir(parents=True, exist_ok=True)

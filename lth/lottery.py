@@ -1,12 +1,16 @@
-"""Iterative magnitude pruning with its controls, one level at a time, resumable.
+"""Iterative magnitude pruning with its controls, one (level, trial) unit at a time, resumable.
 
-Level 0 trains each trial's dense network. Level L >= 1 trains, for every
-trial and together as one batched stack: the ticket (mask from pruning the
-level L-1 ticket, survivors rewound), random-reinit controls (same mask,
-fresh init), random-prune controls (same per-layer counts, random mask,
-rewound init) and the one-shot ticket (the trained dense net pruned straight
-to level L's sparsity). A level is skipped when its summary exists, so a
-killed run resumes where it stopped and ends with the same numbers.
+Level 0 trains each trial's dense network. Level L >= 1 trains, for a trial:
+the ticket (mask from pruning its level L-1 ticket, survivors rewound),
+random-reinit controls (same mask, fresh init), random-prune controls (same
+per-layer counts, random mask, rewound init) and the one-shot ticket (the
+trained dense net pruned straight to level L's sparsity).
+
+Trials are independent chains, so they run trial-major in groups that fill
+one training stack: a group's trials go through every level before the next
+group starts, and the first trial's full sparsity curve exists early. A unit
+is skipped when its summary exists, so a killed run resumes where it stopped
+and ends with the same numbers.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from . import data as data_mod
@@ -30,7 +33,7 @@ log = logging.getLogger("lth")
 
 @dataclass(frozen=True)
 class Member:
-    """One model of a level's stack."""
+    """One model of a stack."""
     trial: int
     arm: str
     replicate: int
@@ -42,6 +45,7 @@ class RunOptions:
     device: str = "auto"
     download: bool = False
     progress: bool = True
+    trials_together: int | None = None  # trials per group; None: as many as fill one stack
 
 
 def run(config: Config, runs_dir: Path, options: RunOptions = RunOptions()) -> Path:
@@ -50,13 +54,13 @@ def run(config: Config, runs_dir: Path, options: RunOptions = RunOptions()) -> P
     dataset = data_mod.load(config.data, options.data_dir, device, options.download)  # fails before any write
     run_dir = store.create(runs_dir, config, dataset.input_shape, dataset.num_classes)
     with store.lock(run_dir):
-        if store.finished_levels(run_dir) == list(range(config.experiment.levels + 1)):
+        if store.is_complete(run_dir, config):
             store.write_status(run_dir, state="done")
             return run_dir
         paths.cancel_file(run_dir).unlink(missing_ok=True)
         store.write_status(run_dir, state="running", error="", device=str(device), started=time.time())
         try:
-            Lottery(config, run_dir, dataset, device, options.progress).run()
+            Lottery(config, run_dir, dataset, device, options.progress, options.trials_together).run()
         except Cancelled:
             store.write_status(run_dir, state="cancelled")
             raise
@@ -75,19 +79,28 @@ def cancel(run_dir: Path) -> None:
 
 
 class Lottery:
-    def __init__(self, config: Config, run_dir: Path, dataset: data_mod.Dataset, device, show_progress=True):
+    def __init__(self, config: Config, run_dir: Path, dataset: data_mod.Dataset, device, show_progress=True,
+                 trials_together: int | None = None):
         self.config, self.run_dir, self.data, self.device = config, run_dir, dataset, device
         self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
-        self.trials = list(range(config.experiment.trials))
-        self.progress = records.Progress(run_dir, self.model_iterations_left(), show_progress)
+        # Batched matrix products may sum in another order for another stack size, so a run keeps the
+        # grouping it started with: resumed, it ends with the numbers an uninterrupted run would have.
         self.stack, why = devices.stack_size(self.model, device, config.training.batch_size)
-        log.info("training up to %s", why)
+        self.together = trials_together or max(1, self.stack // len(self.members(1, [0])))
+        saved = store.read_execution(run_dir)
+        if saved:
+            self.stack, self.together, why = saved["stack"], saved["trials_together"], "the run's saved grouping"
+        else:
+            store.write_json(paths.execution_file(run_dir), {"stack": self.stack, "trials_together": self.together,
+                                                             "device": str(device)})
+        log.info("training up to K=%d models at once (%s); %d trial(s) at a time", self.stack, why, self.together)
+        self.progress = records.Progress(run_dir, self.model_iterations_left(), show_progress)
 
     # --- the plan ---------------------------------------------------------------------
-    def members(self, level: int) -> list[Member]:
+    def members(self, level: int, trials: list[int]) -> list[Member]:
         e = self.config.experiment
         out = []
-        for t in self.trials:
+        for t in trials:
             out.append(Member(t, "ticket", 0))
             if level == 0:
                 continue
@@ -97,72 +110,83 @@ class Lottery:
                 out.append(Member(t, "one_shot", 0))
         return out
 
+    def todo(self) -> list[tuple[int, int]]:
+        done = store.finished_units(self.run_dir)
+        e = self.config.experiment
+        return [(lv, t) for t in range(e.trials) for lv in range(e.levels + 1) if (lv, t) not in done]
+
     def model_iterations_left(self) -> int:
-        done = set(store.finished_levels(self.run_dir))
-        todo = [lvl for lvl in range(self.config.experiment.levels + 1) if lvl not in done]
-        return sum(len(self.members(lvl)) for lvl in todo) * self.config.training.iterations
+        return sum(len(self.members(lv, [t])) for lv, t in self.todo()) * self.config.training.iterations
+
+    def groups(self) -> list[list[int]]:
+        """Trials that go through the levels together."""
+        trials = list(range(self.config.experiment.trials))
+        return [trials[i:i + self.together] for i in range(0, len(trials), self.together)]
 
     def seed(self, *parts) -> torch.Generator:
         return generator(self.config.experiment.seed, *parts)
 
-    def theta0(self) -> models.Params:
-        return self.model.init([self.seed(t, "init") for t in self.trials], self.device)
+    def theta0(self, trials: list[int]) -> models.Params:
+        return self.model.init([self.seed(t, "init") for t in trials], self.device)
 
-    def rewind_point(self) -> models.Params:
+    def rewind_point(self, trials: list[int]) -> models.Params:
         if self.config.pruning.rewind_iteration == 0:
-            return self.theta0()
-        plan = store.read_npz(paths.plan_file(self.run_dir))
-        return {n: torch.from_numpy(plan[f"rewind/{n}"]).to(self.device) for n in self.theta0()}
+            return self.theta0(trials)
+        plans = [store.read_npz(paths.plan_file(self.run_dir, t)) for t in trials]
+        return {n: torch.stack([torch.from_numpy(p[f"rewind/{n}"]) for p in plans]).to(self.device)
+                for n in self.theta0(trials[:1])}
 
-    def ticket_masks(self, level: int) -> pruning.Masks:
+    def saved_masks(self, trials: list[int], path_of, key_of) -> pruning.Masks:
+        per_trial = [records.read_masks(path_of(t), self.model)[key_of(t)] for t in trials]
+        return {n: torch.stack([torch.from_numpy(m[n]) for m in per_trial]).to(self.device) for n in per_trial[0]}
+
+    def ticket_masks(self, level: int, trials: list[int]) -> pruning.Masks:
         if level == 0:
-            return pruning.dense_masks(self.model, len(self.trials), self.device)
-        saved = records.read_masks(paths.level_masks(self.run_dir, level - 1), self.model)
-        return {n: torch.stack([torch.from_numpy(saved[("next", t, 0)][n]) for t in self.trials]).to(self.device)
-                for n in saved[("next", 0, 0)]}
+            return pruning.dense_masks(self.model, len(trials), self.device)
+        return self.saved_masks(trials, lambda t: paths.unit_masks(self.run_dir, level - 1, t),
+                                lambda t: ("next", t, 0))
 
-    def one_shot_masks(self, level: int) -> pruning.Masks:
-        plan = records.read_masks(paths.plan_file(self.run_dir), self.model)
-        return {n: torch.stack([torch.from_numpy(plan[(f"one_shot_{level}", t, 0)][n]) for t in self.trials])
-                .to(self.device) for n in plan[(f"one_shot_{level}", 0, 0)]}
+    def one_shot_masks(self, level: int, trials: list[int]) -> pruning.Masks:
+        return self.saved_masks(trials, lambda t: paths.plan_file(self.run_dir, t),
+                                lambda t: (f"one_shot_{level}", t, 0))
 
     # --- running ----------------------------------------------------------------------
     def run(self) -> None:
-        done = set(store.finished_levels(self.run_dir))
-        for level in range(self.config.experiment.levels + 1):
-            if level not in done:
-                self.run_level(level)
+        todo = set(self.todo())
+        for trials in self.groups():
+            for level in range(self.config.experiment.levels + 1):
+                pending = [t for t in trials if (level, t) in todo]
+                if pending:
+                    self.run_level(level, pending)
         self.progress.close()
 
-    def stack_for(self, level: int, members: list[Member]) -> tuple[models.Params, pruning.Masks]:
-        rewind, tickets = self.rewind_point(), self.ticket_masks(level)
-        one_shot = self.one_shot_masks(level) if level > 0 and self.config.experiment.one_shot else None
+    def stack_for(self, level: int, members: list[Member], trials: list[int]):
+        rewind, tickets = self.rewind_point(trials), self.ticket_masks(level, trials)
+        one_shot = self.one_shot_masks(level, trials) if level > 0 and self.config.experiment.one_shot else None
         shapes = {layer.name: layer.weight_shape for layer in self.model.layers}
         params, masks = [], []
         for m in members:
-            t = m.trial
-            init = {n: p[t:t + 1] for n, p in rewind.items()}
-            mask = pruning.select(tickets, slice(t, t + 1))
+            i = trials.index(m.trial)
+            init = {n: p[i:i + 1] for n, p in rewind.items()}
+            mask = pruning.select(tickets, slice(i, i + 1))
             if m.arm == "reinit":
-                init = self.model.init([self.seed(t, "reinit", level, m.replicate)], self.device)
+                init = self.model.init([self.seed(m.trial, "reinit", level, m.replicate)], self.device)
             elif m.arm == "random_prune":
-                counts = pruning.counts_of(tickets, t)
-                mask = pruning.random_masks([counts], shapes, [self.seed(t, "random_prune", level, m.replicate)],
-                                            self.device)
+                mask = pruning.random_masks([pruning.counts_of(tickets, i)], shapes,
+                                            [self.seed(m.trial, "random_prune", level, m.replicate)], self.device)
             elif m.arm == "one_shot":
-                mask = pruning.select(one_shot, slice(t, t + 1))
+                mask = pruning.select(one_shot, slice(i, i + 1))
             params.append(init)
             masks.append(mask)
-        stacked = {n: torch.cat([p[n] for p in params]) for n in params[0]}
-        return stacked, pruning.stack(masks)
+        return {n: torch.cat([p[n] for p in params]) for n in params[0]}, pruning.stack(masks)
 
-    def run_level(self, level: int) -> None:
+    def run_level(self, level: int, trials: list[int]) -> None:
         started = time.time()
-        members = self.members(level)
-        params, masks = self.stack_for(level, members)
+        members = self.members(level, trials)
+        params, masks = self.stack_for(level, members, trials)
         rewind_at = self.config.pruning.rewind_iteration if level == 0 and self.config.pruning.rewind_iteration else None
         chunks = []
-        for start in range(0, len(members), self.stack):  # a model's numbers do not depend on its chunk
+        for start in range(0, len(members), self.stack):
             part = slice(start, start + self.stack)
             self.progress.start_level(level, len(members[part]))
             chunks.append(train(self.model, {n: p[part] for n, p in params.items()}, pruning.select(masks, part),
@@ -170,31 +194,38 @@ class Lottery:
                                 snapshot_at=rewind_at, on_eval=self.progress.at_eval,
                                 should_stop=self.progress.cancelled))
         result = TrainResult.concat(chunks)
+        seconds = (time.time() - started) / len(trials)
+        for t in trials:
+            rows = [i for i, m in enumerate(members) if m.trial == t]
+            self.write_unit(level, t, [members[i] for i in rows], {n: p[rows] for n, p in params.items()},
+                            pruning.select(masks, rows), result.select(rows), seconds)
+        log.info("level %d, trial(s) %s done in %.1fs", level, trials, time.time() - started)
 
-        tickets = [i for i, m in enumerate(members) if m.arm == "ticket"]
-        ticket_final = {n: p[tickets] for n, p in result.final.items()}
-        ticket_masks = pruning.select(masks, tickets)
-        next_masks = pruning.magnitude_prune(self.model, ticket_final, ticket_masks, self.config.pruning,
-                                             pruning.next_target(self.model, self.config.pruning, ticket_masks))
+    def write_unit(self, level: int, trial: int, members: list[Member], params: models.Params,
+                   masks: pruning.Masks, result: TrainResult, seconds: float) -> None:
+        """Everything one trial's level records; its summary last."""
+        ticket = [members.index(Member(trial, "ticket", 0))]
+        ticket_final = {n: p[ticket] for n, p in result.final.items()}
+        ticket_masks = pruning.select(masks, ticket)
+        cfg, rd = self.config.pruning, self.run_dir
+        next_masks = pruning.magnitude_prune(self.model, ticket_final, ticket_masks, cfg,
+                                             pruning.next_target(self.model, cfg, ticket_masks))
         if level == 0:
-            self.write_plan(result, ticket_final)
-        rd = self.run_dir
-        store.write_parquet(paths.level_curves(rd, level), records.curves_frame(level, members, result))
-        store.write_npz(paths.level_masks(rd, level), records.pack_masks(members, masks, next_masks, self.model))
-        hist, stats = records.weight_movement(self.model, {n: p[tickets] for n, p in params.items()},
-                                              ticket_final, ticket_masks, next_masks, self.trials)
-        store.write_parquet(paths.level_weight_hist(rd, level), hist)
-        store.write_parquet(paths.level_weight_stats(rd, level), stats)
-        summary = records.summary(level, members, masks, result, self.model, time.time() - started,
-                                  self.config.training.iterations)
-        store.write_json(paths.level_summary(rd, level), summary)  # last: marks the level finished
-        store.write_status(rd, levels_done=len(store.finished_levels(rd)))
-        log.info("level %d done in %.1fs", level, time.time() - started)
+            self.write_plan(trial, result, ticket_final)
+        store.write_parquet(paths.unit_curves(rd, level, trial), records.curves_frame(level, members, result))
+        store.write_npz(paths.unit_masks(rd, level, trial), records.pack_masks(members, masks, next_masks, self.model))
+        hist, stats = records.weight_movement(self.model, {n: p[ticket] for n, p in params.items()}, ticket_final,
+                                              ticket_masks, next_masks, [trial])
+        store.write_parquet(paths.unit_weight_hist(rd, level, trial), hist)
+        store.write_parquet(paths.unit_weight_stats(rd, level, trial), stats)
+        summary = records.summary(level, members, masks, result, self.model, seconds, self.config.training.iterations)
+        store.write_json(paths.unit_summary(rd, level, trial), summary)  # last: marks the unit finished
+        store.write_status(rd, units_done=len(store.finished_units(rd)))
 
-    def write_plan(self, result, dense_final: models.Params) -> None:
-        """What later levels and the pruning lab need from level 0."""
+    def write_plan(self, trial: int, result: TrainResult, dense_final: models.Params) -> None:
+        """What a trial's later levels and the pruning lab need from its level 0."""
         cfg, e = self.config.pruning, self.config.experiment
-        dense = pruning.dense_masks(self.model, len(self.trials), self.device)
+        dense = pruning.dense_masks(self.model, 1, self.device)
         arrays = {}
         if e.one_shot:
             layer_counts = pruning.layer_ladder(self.model, cfg, e.levels)
@@ -202,14 +233,13 @@ class Lottery:
             for level in range(1, e.levels + 1):
                 target = totals[level] if cfg.strategy == "global" else layer_counts[level]
                 shot = pruning.magnitude_prune(self.model, dense_final, dense, cfg, target)
-                for t in self.trials:
-                    for n, m in shot.items():
-                        arrays[f"one_shot_{level}/{t}/0/{n}"] = store.pack_mask(m[t].cpu().numpy())
+                for n, m in shot.items():
+                    arrays[f"one_shot_{level}/{trial}/0/{n}"] = store.pack_mask(m[0].cpu().numpy())
         if result.snapshot is not None:
-            for n, p in result.snapshot.items():
-                arrays[f"rewind/{n}"] = p[: len(self.trials)].cpu().numpy()
-        store.write_npz(paths.plan_file(self.run_dir), arrays)
-        store.write_npz(paths.dense_weights(self.run_dir),
-                        {n: p[0].cpu().numpy() for n, p in dense_final.items()})
-        store.write_parquet(paths.prune_curve(self.run_dir),
-                            records.prune_curve(self.model, dense_final, self.data, cfg))
+            for n, p in result.snapshot.items():  # level 0 trains only this trial's ticket
+                arrays[f"rewind/{n}"] = p[0].cpu().numpy()
+        store.write_npz(paths.plan_file(self.run_dir, trial), arrays)
+        if trial == 0:
+            store.write_npz(paths.dense_weights(self.run_dir), {n: p[0].cpu().numpy() for n, p in dense_final.items()})
+        store.write_parquet(paths.prune_curve(self.run_dir, trial),
+                            records.prune_curve(self.model, dense_final, self.data, cfg).assign(trial=trial))

@@ -19,6 +19,28 @@ import torch.nn.functional as F
 Params = dict[str, torch.Tensor]
 
 
+class _BatchedLinear(torch.autograd.Function):
+    """y = x Wᵀ + b for K models at once, with the weight gradient made in W's own (K, out, in) layout.
+
+    Autograd's rule for ``baddbmm(b, x, W.transpose(1, 2))`` builds the gradient
+    as (K, in, out) and then copies it into W's layout: on a CPU that copy took
+    a fifth of a LeNet training step. Computing gᵀx directly avoids it.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        return torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        grad_x = torch.bmm(grad, w) if ctx.needs_input_grad[0] else None
+        grad_w = torch.bmm(grad.transpose(1, 2), x) if ctx.needs_input_grad[1] else None
+        grad_b = grad.sum(1) if ctx.needs_input_grad[2] else None
+        return grad_x, grad_w, grad_b
+
+
 @dataclass(frozen=True)
 class Layer:
     name: str
@@ -95,8 +117,7 @@ class Model:
             h = x.flatten(2)
         fcs = self.layers[n_conv:]
         for i, layer in enumerate(fcs):
-            w, b = params[f"{layer.name}.weight"], params[f"{layer.name}.bias"]
-            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+            h = _BatchedLinear.apply(h, params[f"{layer.name}.weight"], params[f"{layer.name}.bias"])
             if i < len(fcs) - 1:
                 h = F.relu(h)
         return h

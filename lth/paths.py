@@ -41,34 +41,43 @@ def cancel_file(run: Path) -> Path:
     return run / "CANCEL"
 
 
-def plan_file(run: Path) -> Path:
-    """Masks and weights decided at level 0 that later levels need (one-shot masks, rewind point)."""
-    return run / "plan.npz"
+def execution_file(run: Path) -> Path:
+    """How the run is being computed (stack size, trials at a time, device): kept so a resume matches."""
+    return run / "execution.json"
+
+
+def plan_file(run: Path, trial: int) -> Path:
+    """What a trial's later levels need from its level 0: one-shot masks, the rewind point."""
+    return run / "plan" / f"trial_{trial:02d}.npz"
 
 
 def level_dir(run: Path, level: int) -> Path:
     return run / "levels" / f"level_{level:02d}"
 
 
-def level_summary(run: Path, level: int) -> Path:
-    """Written last: a level is finished exactly when this file exists."""
-    return level_dir(run, level) / "summary.json"
+def unit_dir(run: Path, level: int, trial: int) -> Path:
+    """One trial at one level: the unit of work, finished exactly when its summary.json exists."""
+    return level_dir(run, level) / f"trial_{trial:02d}"
 
 
-def level_curves(run: Path, level: int) -> Path:
-    return level_dir(run, level) / "curves.parquet"
+def unit_summary(run: Path, level: int, trial: int) -> Path:
+    return unit_dir(run, level, trial) / "summary.json"
 
 
-def level_masks(run: Path, level: int) -> Path:
-    return level_dir(run, level) / "masks.npz"
+def unit_curves(run: Path, level: int, trial: int) -> Path:
+    return unit_dir(run, level, trial) / "curves.parquet"
 
 
-def level_weight_hist(run: Path, level: int) -> Path:
-    return level_dir(run, level) / "weight_hist.parquet"
+def unit_masks(run: Path, level: int, trial: int) -> Path:
+    return unit_dir(run, level, trial) / "masks.npz"
 
 
-def level_weight_stats(run: Path, level: int) -> Path:
-    return level_dir(run, level) / "weight_stats.parquet"
+def unit_weight_hist(run: Path, level: int, trial: int) -> Path:
+    return unit_dir(run, level, trial) / "weight_hist.parquet"
+
+
+def unit_weight_stats(run: Path, level: int, trial: int) -> Path:
+    return unit_dir(run, level, trial) / "weight_stats.parquet"
 
 
 def dense_weights(run: Path) -> Path:
@@ -76,9 +85,9 @@ def dense_weights(run: Path) -> Path:
     return run / "dense_trial0.npz"
 
 
-def prune_curve(run: Path) -> Path:
-    """Accuracy of the trained dense nets pruned by magnitude with no retraining."""
-    return run / "prune_curve.parquet"
+def prune_curve(run: Path, trial: int) -> Path:
+    """Accuracy of a trial's trained dense net pruned by magnitude with no retraining."""
+    return run / "plan" / f"prune_curve_trial_{trial:02d}.parquet"
 
 
 def index_file(root: Path) -> Path:

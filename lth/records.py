@@ -52,7 +52,8 @@ def summary(level: int, members, masks: pruning.Masks, result: TrainResult, mode
             "test_acc_final": float(result.curves["test_acc"][i, -1]),
             "train_acc_final": float(result.train_acc[i]),
         })
-    return {"level": level, "models": len(members), "model_iterations": len(members) * iterations,
+    return {"level": level, "trial": members[0].trial, "models": len(members),
+            "model_iterations": len(members) * iterations,
             "seconds": round(seconds, 2), "layers": [layer.name for layer in model.layers], "rows": rows}
 
 
@@ -64,9 +65,10 @@ def pack_masks(members, masks: pruning.Masks, next_masks: pruning.Masks, model: 
             continue
         for n, mask in masks.items():
             arrays[f"{m.arm}/{m.trial}/{m.replicate}/{n}"] = store.pack_mask(mask[i].cpu().numpy())
-    for t in range(next(iter(next_masks.values())).shape[0]):
+    tickets = [m.trial for m in members if m.arm == "ticket"]
+    for i, trial in enumerate(tickets):  # the next level's ticket masks, in the order of the tickets
         for n, mask in next_masks.items():
-            arrays[f"next/{t}/0/{n}"] = store.pack_mask(mask[t].cpu().numpy())
+            arrays[f"next/{trial}/0/{n}"] = store.pack_mask(mask[i].cpu().numpy())
     return arrays
 
 
@@ -130,7 +132,7 @@ def prune_curve(model: Model, dense_final: Params, data, cfg: PruningConfig, poi
         pruned = {n: (p * masks[n[:-7]] if n.endswith(".weight") else p) for n, p in dense_final.items()}
         _, acc = evaluate(model, pruned, data.x_test, data.y_test)
         total, _ = pruning.remaining(masks)
-        rows += [{"trial": t, "remaining": float(total[t]), "test_acc": float(acc[t])} for t in range(k)]
+        rows += [{"remaining": float(total[i]), "test_acc": float(acc[i])} for i in range(k)]
     return pd.DataFrame(rows)
 
 

@@ -43,8 +43,22 @@ class Run:
         return store.read_status(self.path)
 
     @property
+    def units(self) -> set[tuple[int, int]]:
+        """Finished (level, trial) units."""
+        return store.finished_units(self.path)
+
+    @property
+    def levels(self) -> list[int]:
+        """Levels with at least one finished trial: what the pages can show."""
+        return sorted({lv for lv, _ in self.units})
+
+    @property
     def levels_done(self) -> list[int]:
-        return store.finished_levels(self.path)
+        """Levels finished for every trial."""
+        return store.finished_levels(self.path, self.config.experiment.trials)
+
+    def _trials_at(self, level: int) -> list[int]:
+        return sorted(t for lv, t in self.units if lv == level)
 
     def model(self) -> models.Model:
         return models.build(self.config.model.model, self.input_shape, self.num_classes)
@@ -53,11 +67,11 @@ class Run:
     def summary(self) -> pd.DataFrame:
         """One row per level, trial, arm and replicate; per-layer remaining fractions as `remaining:<layer>`."""
         rows = []
-        for level in self.levels_done:
+        for level, trial in sorted(self.units):
             try:
-                blob = store.read_json(paths.level_summary(self.path, level))
+                blob = store.read_json(paths.unit_summary(self.path, level, trial))
             except (OSError, ValueError) as err:
-                self.problems.append(f"level {level}: summary.json unreadable ({err})")
+                self.problems.append(f"level {level}, trial {trial}: summary.json unreadable ({err})")
                 continue
             for row in blob["rows"]:
                 flat = {k: v for k, v in row.items() if k != "remaining_by_layer"}
@@ -68,40 +82,42 @@ class Run:
             frame["percent_remaining"] = 100 * frame["remaining"]
         return frame
 
-    def level_costs(self) -> pd.DataFrame:
+    def costs(self) -> pd.DataFrame:
+        """Per unit: models trained, model-iterations and wall seconds."""
         rows = []
-        for level in self.levels_done:
+        for level, trial in sorted(self.units):
             try:
-                blob = store.read_json(paths.level_summary(self.path, level))
-                rows.append({"level": level, "models": blob["models"], "model_iterations": blob["model_iterations"],
-                             "seconds": blob["seconds"]})
+                blob = store.read_json(paths.unit_summary(self.path, level, trial))
+                rows.append({"level": level, "trial": trial, "models": blob["models"],
+                             "model_iterations": blob["model_iterations"], "seconds": blob["seconds"]})
             except (OSError, ValueError, KeyError):
                 continue
         return pd.DataFrame(rows)
 
+    def _concat(self, path_of, levels: list[int]) -> pd.DataFrame:
+        frames = [pd.read_parquet(path_of(self.path, lv, t)) for lv in levels for t in self._trials_at(lv)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
     def curves(self, levels: list[int] | None = None) -> pd.DataFrame:
         """Learning curves in long format (level, trial, arm, replicate, iteration, metrics...)."""
-        frames = []
-        for level in levels if levels is not None else self.levels_done:
-            try:
-                frames.append(pd.read_parquet(paths.level_curves(self.path, level)))
-            except (OSError, ValueError) as err:
-                self.problems.append(f"level {level}: curves unreadable ({err})")
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return self._concat(paths.unit_curves, self.levels if levels is None else levels)
+
+    def weight_hist(self, level: int) -> pd.DataFrame:
+        return self._concat(paths.unit_weight_hist, [level])
+
+    def weight_stats(self, level: int) -> pd.DataFrame:
+        return self._concat(paths.unit_weight_stats, [level])
 
     def masks(self, level: int) -> dict[tuple, dict[str, np.ndarray]]:
         """{(arm, trial, replicate): {layer: bool array}}; the reinit control uses the ticket's mask."""
-        return records.read_masks(paths.level_masks(self.path, level))
-
-    def weight_hist(self, level: int) -> pd.DataFrame:
-        return pd.read_parquet(paths.level_weight_hist(self.path, level))
-
-    def weight_stats(self, level: int) -> pd.DataFrame:
-        return pd.read_parquet(paths.level_weight_stats(self.path, level))
+        out = {}
+        for trial in self._trials_at(level):
+            out.update(records.read_masks(paths.unit_masks(self.path, level, trial)))
+        return out
 
     def prune_curve(self) -> pd.DataFrame:
-        path = paths.prune_curve(self.path)
-        return pd.read_parquet(path) if path.exists() else pd.DataFrame()
+        frames = [pd.read_parquet(p) for p in sorted((self.path / "plan").glob("prune_curve_trial_*.parquet"))]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def dense_weights(self) -> dict[str, np.ndarray]:
         return store.read_npz(paths.dense_weights(self.path))

@@ -122,6 +122,14 @@ def write_status(run: Path, **fields) -> dict:
     return status
 
 
+def read_execution(run: Path) -> dict | None:
+    try:
+        blob = read_json(paths.execution_file(run))
+        return {"stack": int(blob["stack"]), "trials_together": int(blob["trials_together"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def read_status(run: Path) -> dict:
     try:
         return read_json(paths.status_file(run))
@@ -129,15 +137,31 @@ def read_status(run: Path) -> dict:
         return {"state": "unknown"}
 
 
-def finished_levels(run: Path) -> list[int]:
-    levels_dir = run / "levels"
-    if not levels_dir.is_dir():
-        return []
-    found = []
-    for d in sorted(levels_dir.glob("level_*")):
-        if (d / "summary.json").exists() and d.name[6:].isdigit():
-            found.append(int(d.name[6:]))
+def finished_units(run: Path) -> set[tuple[int, int]]:
+    """(level, trial) pairs whose summary.json exists: the finished units of work."""
+    found = set()
+    for summary in (run / "levels").glob("level_*/trial_*/summary.json"):
+        level, trial = summary.parent.parent.name[6:], summary.parent.name[6:]
+        if level.isdigit() and trial.isdigit():
+            found.add((int(level), int(trial)))
     return found
+
+
+def finished_levels(run: Path, trials: int | None = None) -> list[int]:
+    """Levels finished for every trial (all trials of the run's config when `trials` is None)."""
+    if trials is None:
+        try:
+            trials = read_config(run).experiment.trials
+        except ConfigError:
+            return []
+    units = finished_units(run)
+    levels = sorted({lv for lv, _ in units})
+    return [lv for lv in levels if all((lv, t) in units for t in range(trials))]
+
+
+def is_complete(run: Path, config: Config) -> bool:
+    e = config.experiment
+    return finished_units(run) >= {(lv, t) for lv in range(e.levels + 1) for t in range(e.trials)}
 
 
 # --- listing many runs ---------------------------------------------------------------
@@ -159,17 +183,21 @@ def describe(run: Path) -> dict:
         row["damaged"] = str(err)
         return row
     status = read_status(run)
-    done = finished_levels(run)
+    units = finished_units(run)
+    done = finished_levels(run, config.experiment.trials)
     row.update(
         run_id=config.run_id, dataset=config.data.dataset, model=config.model.model,
         levels=config.experiment.levels, trials=config.experiment.trials,
         iterations=config.training.iterations, arms=",".join(config.arms),
-        levels_done=len(done), state=status.get("state", "unknown"), error=status.get("error", ""),
+        levels_done=len(done), units_done=len(units), trials_done=_trials_done(units, config), state=status.get("state", "unknown"), error=status.get("error", ""),
         updated=status.get("updated", 0.0), label=label(config, run),
     )
-    if done and done != list(range(len(done))):
-        row["damaged"] = f"finished levels are not contiguous: {done}"
     return row
+
+
+def _trials_done(units: set, config: Config) -> int:
+    return sum(all((lv, t) in units for lv in range(config.experiment.levels + 1))
+               for t in range(config.experiment.trials))
 
 
 def label(config: Config, run: Path) -> str:
@@ -188,7 +216,7 @@ def index(root: Path) -> pd.DataFrame:
         cache = {}
     rows, fresh = [], {}
     for run in find_runs(root):
-        stamp = max((_mtime(paths.status_file(run)), _mtime(paths.config_file(run)), _mtime(run / "levels")))
+        stamp = max((_mtime(paths.status_file(run)), _mtime(paths.config_file(run))))
         key = str(run.relative_to(root))
         hit = cache.get(key)
         row = hit["row"] if hit and hit.get("stamp") == stamp else describe(run)

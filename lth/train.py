@@ -49,6 +49,12 @@ class TrainResult:
                    cat([p.final for p in parts]), cat([p.snapshot for p in parts]) if parts[0].snapshot else None,
                    np.concatenate([p.train_acc for p in parts]))
 
+    def select(self, rows: list[int]) -> "TrainResult":
+        """The result of some of the models, in the given order."""
+        pick = lambda ps: {n: p[rows] for n, p in ps.items()}  # noqa: E731
+        return TrainResult(self.iterations, {n: c[rows] for n, c in self.curves.items()}, pick(self.final),
+                           pick(self.snapshot) if self.snapshot else None, self.train_acc[rows])
+
     @property
     def early_stop_index(self) -> np.ndarray:
         """Evaluation index of minimum validation loss, per model (first one on ties)."""

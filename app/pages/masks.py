@@ -7,8 +7,8 @@ from lth import figures
 
 st.title("What does the ticket keep?")
 run = common.current_run()
-if run is not None and run.levels_done and (data := common.load("summary", run)) is not None:
-    levels = run.levels_done
+if run is not None and run.levels and (data := common.load("summary", run)) is not None:
+    levels = run.levels
     pct = data[data.arm == "ticket"].groupby("level")["percent_remaining"].mean()
     level = st.select_slider("Level", levels, value=levels[-1], key="m_level",
                              format_func=lambda lv: f"{lv} · {pct.get(lv, float('nan')):.1f}%")

@@ -10,8 +10,8 @@ st.markdown("At each level the ticket is trained, then its smallest weights are 
             "**next level keeps** with those it **prunes**: where they started (θ₀), where training took them, "
             "and how far they moved.")
 run = common.current_run()
-if run is not None and run.levels_done:
-    levels = run.levels_done
+if run is not None and run.levels:
+    levels = run.levels
     c1, c2, c3 = st.columns([3, 1, 1])
     level = c1.select_slider("Level", levels, value=levels[min(len(levels) - 1, 1)], key="w_level")
     hist = common.load("weight_hist", run, level)
