@@ -11,6 +11,7 @@ page = st.navigation({
         st.Page("pages/start.py", title="Start here", icon=":material/lightbulb:", default=True),
         st.Page("pages/accuracy.py", title="Accuracy vs sparsity", icon=":material/show_chart:"),
         st.Page("pages/early_stopping.py", title="Early stopping", icon=":material/timer:"),
+        st.Page("pages/paper.py", title="Paper vs this run", icon=":material/fact_check:"),
     ],
     "Inside the ticket": [
         st.Page("pages/weights.py", title="Weight movement", icon=":material/balance:"),

@@ -79,6 +79,10 @@ def build_parser() -> Parser:
     export.add_argument("--formats", default="png,svg,html,csv", help="comma-separated subset of png,svg,html,csv")
     _add_location_flags(export)
 
+    check = sub.add_parser("check-paper", help="the paper's LeNet-300-100 claims vs a run, claim by claim")
+    check.add_argument("run", nargs="?", help="run folder, a folder holding one run, or run-id prefix (default: latest)")
+    _add_location_flags(check)
+
     bench = sub.add_parser("bench", help="measure training speed: the usual way vs the engine (a benchmark, not a test)")
     bench.add_argument("--device", default="auto", choices=devices.CHOICES)
     bench.add_argument("--quick", action="store_true", help="fewer repetitions; under a minute")
@@ -146,6 +150,31 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_check_paper(args) -> int:
+    from . import paper, results
+
+    ref = args.run
+    if ref and Path(ref).is_dir() and not Path(ref, "config.json").exists():  # e.g. pretrained_runs/lenet-mnist
+        from .store import find_runs
+
+        inside = find_runs(Path(ref))
+        ref = str(inside[0]) if len(inside) == 1 else ref
+    run = results.Run(results.resolve(ref, paths.runs_dir(args.runs_dir)))
+    print(run.label)
+    if (run.config.model.model, run.config.data.dataset) != ("lenet_300_100", "mnist"):
+        print("note: the claims are the paper's for LeNet-300-100 on MNIST; this run is something else")
+    table = paper.check(run.summary())
+    for i, row in table.iterrows():
+        print(f"\n{i + 1:>2}. {row.claim:<66} {row.verdict.upper()}")
+        print(f"    paper: {row.paper}")
+        print(f"    this run: {row.this_run} ({row.range})")
+        print(f"    agrees if: {row.tolerance} ({row.why})")
+    counts = table.verdict.value_counts()
+    print()
+    print(" ".join(f"{k}: {v}" for k, v in counts.items()))
+    return 0
+
+
 def cmd_bench(args) -> int:
     from . import bench
 
@@ -157,15 +186,16 @@ def _config_field_names() -> list[str]:
     return [f.name for cls in SECTIONS.values() for f in fields(cls)]
 
 
-HANDLERS = {"run": cmd_run, "ls": cmd_ls, "show": cmd_show, "bench": cmd_bench, "export": cmd_export}
+HANDLERS = {"run": cmd_run, "ls": cmd_ls, "show": cmd_show, "bench": cmd_bench, "export": cmd_export, "check-paper": cmd_check_paper}
 
 
 def main(argv: list[str] | None = None) -> int:
     from .store import RunBusy
     from .train import Cancelled, Diverged
 
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     args = build_parser().parse_args(argv)
+    chatty = args.command == "run" and not args.quiet
+    logging.basicConfig(level=logging.INFO if chatty else logging.WARNING, format="%(message)s")
     try:
         return HANDLERS[args.command](args)
     except (ConfigError, DataError) as err:

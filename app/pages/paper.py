@@ -1,0 +1,28 @@
+"""Paper vs this run: the paper's LeNet-300-100 claims checked one by one."""
+
+import streamlit as st
+
+import common
+from lth import paper
+
+st.title("Paper vs this run")
+st.markdown("The claims Frankle & Carbin make for LeNet-300-100 on MNIST, each with this run's figure "
+            "(mean over trials, and the range of the per-trial figures). The tolerances were fixed in "
+            "`lth/paper.py` before the results existed, each with its reason; a disagreement stays one.")
+run = common.current_run()
+if run is not None and (data := common.load("summary", run)) is not None:
+    if (run.config.model.model, run.config.data.dataset) != ("lenet_300_100", "mnist"):
+        st.warning("These claims are the paper's for LeNet-300-100 on MNIST; the picked run is something else.")
+    table = paper.check(data)
+    counts = table.verdict.value_counts()
+    cols = st.columns(3)
+    for col, verdict in zip(cols, ("agree", "disagree", "not yet")):
+        col.metric(verdict.capitalize(), int(counts.get(verdict, 0)))
+    icons = {"agree": "✅ agree", "disagree": "❌ disagree", "not yet": "⏳ not yet"}
+    st.dataframe(
+        table.assign(verdict=table.verdict.map(icons))[["claim", "paper", "this_run", "range", "tolerance", "verdict", "why"]],
+        width="stretch", hide_index=True,
+        column_config={"this_run": "this run", "range": "per-trial range", "why": "why this tolerance"})
+    st.caption(f"{common.subtitle(run).replace('<br>', ' · ')}. 'Not yet' means the run has not reached the levels "
+               "the claim needs (a run still computing fills them in). Same table: "
+               f"`python -m lth check-paper {run.path}`")
