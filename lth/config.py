@@ -89,6 +89,11 @@ class Config:
     experiment: ExperimentConfig = ExperimentConfig()
 
     def __post_init__(self):
+        for section, cls in SECTIONS.items():
+            value = getattr(self, section)
+            if not isinstance(value, cls):
+                raise ConfigError(f"config section {section!r} must be a {cls.__name__}, got {type(value).__name__}")
+            _coerce(value)
         validate(self)
 
     @property
@@ -108,8 +113,12 @@ class Config:
     @classmethod
     def from_dict(cls, d: dict) -> "Config":
         """Inverse of to_dict; unknown sections or fields are an error, missing ones default."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"a config must be a mapping of sections, got {type(d).__name__}")
         sections = {}
         for name, value in d.items():
+            if not isinstance(value, dict):
+                raise ConfigError(f"config section {name!r} must be a mapping of fields, got {type(value).__name__}")
             if name not in SECTIONS:
                 raise ConfigError(f"unknown config section {name!r}; allowed: {', '.join(SECTIONS)}")
             allowed = {f.name for f in fields(SECTIONS[name])}
@@ -133,6 +142,26 @@ class Config:
 # Every field name is unique across sections, so CLI flags and overrides can be flat.
 FIELD_SECTION = {f.name: s for s, cls in SECTIONS.items() for f in fields(cls)}
 assert len(FIELD_SECTION) == sum(len(fields(c)) for c in SECTIONS.values()), "field names must be unique"
+
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def _coerce(section) -> None:
+    """Store every field as its declared type, so equal configs hash equal (lr=1 and lr=1.0, numpy ints)."""
+    for f in fields(section):
+        kind, value = _TYPES[f.type], getattr(section, f.name)
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = float(value)
+        elif kind is int and not isinstance(value, bool) and hasattr(value, "__index__"):
+            value = int(value)
+        elif kind is int and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        elif kind is bool and type(value).__name__ == "bool_":
+            value = bool(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(f"{flag(f.name)}={value!r} is not allowed: a value of type {f.type}")
+        object.__setattr__(section, f.name, value)
 
 
 def canonical(config: Config) -> dict:

@@ -51,10 +51,10 @@ class Dataset:
 
 def load(cfg: DataConfig, data_dir: Path, device="cpu", download: bool = False) -> Dataset:
     if cfg.dataset == "synthetic":
-        arrays = synthetic_arrays(cfg)
+        arrays, source = synthetic_arrays(cfg), "synthetic data"
     else:
-        arrays = _read_arrays(cfg.dataset, Path(data_dir), download)
-    return _prepare(cfg, *arrays).to(device)
+        arrays, source = _read_arrays(cfg.dataset, Path(data_dir), download)
+    return _prepare(cfg, *arrays, source=source).to(device)
 
 
 def synthetic_arrays(cfg: DataConfig, classes: int = 10):
@@ -75,11 +75,12 @@ def synthetic_arrays(cfg: DataConfig, classes: int = 10):
 
 
 def _read_arrays(name: str, data_dir: Path, download: bool):
+    """The four arrays and where they came from."""
     npz = data_dir / f"{name}.npz"
     if npz.exists():
-        return _read_npz(npz)
+        return _read_npz(npz), str(npz)
     try:
-        return _read_torchvision(name, data_dir, download)
+        return _read_torchvision(name, data_dir, download), str(data_dir / TORCHVISION[name])
     except (RuntimeError, OSError) as err:  # torchvision: "Dataset not found", or no network
         hint = f"put {name}.npz (arrays {', '.join(NPZ_KEYS)}) or torchvision's {TORCHVISION[name]} files in {data_dir}"
         why = f" and the download failed ({_first_line(err)})" if download else ""
@@ -124,7 +125,7 @@ def _read_torchvision(name: str, data_dir: Path, download: bool):
     return tuple(out)
 
 
-def _prepare(cfg: DataConfig, x_train, y_train, x_test, y_test) -> Dataset:
+def _prepare(cfg: DataConfig, x_train, y_train, x_test, y_test, source: str = "") -> Dataset:
     if cfg.validation_size >= len(x_train):
         raise DataError(f"--validation-size={cfg.validation_size} must be smaller than the {len(x_train)} training examples")
     order = torch.randperm(len(x_train), generator=generator(cfg.split_seed, "validation_split"))
@@ -138,7 +139,7 @@ def _prepare(cfg: DataConfig, x_train, y_train, x_test, y_test) -> Dataset:
         mean = x_train[train_idx].mean(dim=(0, 2, 3), keepdim=True)
         std = x_train[train_idx].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
     if mean.shape[1] != x_train.shape[1]:
-        raise DataError(f"{cfg.dataset} expects {mean.shape[1]} channel(s), the data has {x_train.shape[1]}")
+        raise DataError(f"{source}: {cfg.dataset} images have {mean.shape[1]} channel(s), the data has {x_train.shape[1]}")
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     y_train, y_test = torch.from_numpy(y_train), torch.from_numpy(y_test)
     classes = int(max(y_train.max(), y_test.max())) + 1

@@ -75,7 +75,7 @@ def _layout(fig: go.Figure, title: str, subtitle: str, x: str, y: str, height: i
     fig.update_layout(
         title=dict(text=f"{title}<br><sup>{subtitle}</sup>", x=0.01, xanchor="left"),
         xaxis_title=x, yaxis_title=y, font=FONT, template="plotly_white", height=height,
-        legend=dict(orientation="h", yanchor="top", y=-0.22, x=0), margin=dict(l=80, r=30, t=135, b=120),
+        legend=dict(orientation="h", yanchor="top", y=-0.3, x=0), margin=dict(l=80, r=30, t=135, b=150),
         hoverlabel=dict(font_size=14))
     return fig
 
@@ -84,7 +84,8 @@ def _percent_axis(fig: go.Figure, points) -> None:
     """Log axis, 100% on the left; ticks at the data's own levels when there are few."""
     points = sorted({round(float(p), 1) for p in points}, reverse=True)
     ticks = points if len(points) <= 10 else [t for t in PERCENT_TICKS if t >= min(points) * 0.8]
-    fig.update_xaxes(type="log", autorange="reversed", tickvals=ticks, ticktext=[f"{t:g}%" for t in ticks])
+    fig.update_xaxes(type="log", autorange="reversed", tickvals=ticks, ticktext=[f"{t:g}%" for t in ticks],
+                     tickangle=0)
 
 
 # --- accuracy / early stopping vs weights remaining --------------------------------
@@ -296,7 +297,7 @@ def prune_without_retraining(prune_curve: pd.DataFrame, summary: pd.DataFrame, p
         fig.add_trace(go.Scatter(x=ticket.percent_remaining, y=ticket["mean"], mode="lines+markers",
                                  line=dict(color=ARM_STYLE["ticket"][1], width=3), name="Winning ticket, retrained"))
     fig.add_vline(x=percent, line=dict(color="black", dash="dash"))
-    _percent_axis(fig, list(ticket.percent_remaining) if not ticket.empty else curve.percent_remaining)
+    _percent_axis(fig, [*ticket.percent_remaining, *curve.percent_remaining])
     fig.update_yaxes(range=[0, 100])
     _layout(fig, "Pruning a trained network without retraining", subtitle, "% of weights remaining (log scale)",
             "Test accuracy (%)", height=460)

@@ -24,7 +24,7 @@ import torch
 
 from . import data as data_mod
 from . import devices, models, paths, pruning, records, store
-from .config import Config
+from .config import Config, ConfigError
 from .seeds import generator
 from .train import Cancelled, Diverged, TrainResult, train
 
@@ -52,6 +52,9 @@ def run(config: Config, runs_dir: Path, options: RunOptions = RunOptions()) -> P
     """Compute (or finish, or just open) the run of `config`; returns its folder."""
     device = devices.resolve(options.device)
     dataset = data_mod.load(config.data, options.data_dir, device, options.download)  # fails before any write
+    if config.training.batch_size > len(dataset.x_train):
+        raise ConfigError(f"--batch-size={config.training.batch_size} is not allowed: at most the "
+                          f"{len(dataset.x_train)} training examples of {config.data.dataset}")
     run_dir = store.create(runs_dir, config, dataset.input_shape, dataset.num_classes)
     with store.lock(run_dir):
         if store.is_complete(run_dir, config):
@@ -161,7 +164,9 @@ class Lottery:
         self.progress.close()
 
     def stack_for(self, level: int, members: list[Member], trials: list[int]):
-        rewind, tickets = self.rewind_point(trials), self.ticket_masks(level, trials)
+        # Level 0 trains from θ0 and is where a late-rewinding point θk is taken; later levels rewind to it.
+        rewind = self.theta0(trials) if level == 0 else self.rewind_point(trials)
+        tickets = self.ticket_masks(level, trials)
         one_shot = self.one_shot_masks(level, trials) if level > 0 and self.config.experiment.one_shot else None
         shapes = {layer.name: layer.weight_shape for layer in self.model.layers}
         params, masks = [], []
@@ -190,7 +195,7 @@ class Lottery:
             part = slice(start, start + self.stack)
             self.progress.start_level(level, len(members[part]))
             chunks.append(train(self.model, {n: p[part] for n, p in params.items()}, pruning.select(masks, part),
-                                self.data, self.config.training, order_keys=[m.trial for m in members[part]],
+                                self.data, self.config.training, order_keys=[(self.config.experiment.seed, m.trial) for m in members[part]],
                                 snapshot_at=rewind_at, on_eval=self.progress.at_eval,
                                 should_stop=self.progress.cancelled))
         result = TrainResult.concat(chunks)

@@ -97,8 +97,8 @@ def random_masks(counts: list[dict[str, int]], shapes: dict[str, tuple], generat
 
 def remaining(masks: Masks) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Fraction of weights remaining per model: total (K,) and per layer {name: (K,)}."""
-    per_layer = {n: m.flatten(1).float().mean(1) for n, m in masks.items()}
-    kept = sum(m.flatten(1).sum(1) for m in masks.values())
+    per_layer = {n: m.flatten(1).double().mean(1) for n, m in masks.items()}
+    kept = sum(m.flatten(1).sum(1) for m in masks.values()).double()
     total = sum(m[0].numel() for m in masks.values())
     return kept / total, per_layer
 

@@ -23,6 +23,9 @@ from .pruning import Masks
 from .seeds import generator
 
 
+DIVERGED_LOSS = 100.0
+
+
 class Diverged(RuntimeError):
     """A loss became NaN or infinite: the run stops and is marked failed."""
 
@@ -177,8 +180,12 @@ def _record(model, params, data, curves, e, train_loss, iteration):
               "test_loss": test_loss, "test_acc": test_acc}
     for name, v in values.items():
         curves[name][:, e] = v.cpu().numpy()
-    bad = ~np.isfinite(curves["val_loss"][:, e])
+    # Diverged: NaN/inf, or a loss far above any a learning network has (chance is ln(classes) ~ 2.3).
+    limit = np.maximum(DIVERGED_LOSS, DIVERGED_LOSS * curves["val_loss"][:, 0])
+    val = curves["val_loss"][:, e]
+    bad = ~np.isfinite(val) | (val > limit)
     if iteration > 0:
         bad |= ~np.isfinite(curves["train_loss"][:, e])
     if bad.any():
-        raise Diverged(f"loss became NaN/inf for model(s) {np.flatnonzero(bad).tolist()} by iteration {iteration}")
+        raise Diverged(f"loss became NaN/inf or exceeded {DIVERGED_LOSS:g}x its start for model(s) "
+                       f"{np.flatnonzero(bad).tolist()} by iteration {iteration}")

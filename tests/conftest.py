@@ -7,12 +7,19 @@ temporary folder for the whole session, and subprocesses inherit it.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import SMALL, FinishedRun, options
-from lth import config, data, lottery
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `lth` importable from a bare `pytest` too
+# One intra-op thread (unless the caller chose): the tests' models are tiny, and on a busy 2-core machine
+# OpenMP threads spin waiting for each other, which made the suite 3-4x slower. Set before torch loads, so
+# subprocesses inherit it and compute bit-for-bit what this process computes.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from helpers import SMALL, FinishedRun, options  # noqa: E402
+from lth import config, data, lottery  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

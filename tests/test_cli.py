@@ -32,7 +32,7 @@ def test_run_then_show_then_ls(tmp_path, capsys):
     code, out, err = call(["show", "--runs-dir", str(runs)], capsys)
     assert code == 0 and err == ""
     lines = out.splitlines()
-    assert "state: done, levels done: 2/2" in out
+    assert "state: done, units done: 2/2" in out
     header = next(i for i, line in enumerate(lines) if line.split()[:3] == ["level", "%", "remaining"])
     rows = [line.split() for line in lines[header + 1:]]
     assert [[int(row[0]), float(row[1])] for row in rows] == [[0, 100.0], [1, 80.04]]
@@ -74,6 +74,7 @@ BAD_INPUTS = {
     "zero trials": (["--preset", "synthetic", "--trials", "0"], "--trials"),
     "rewind past the end": (["--preset", "synthetic", "--rewind-iteration", "300"], "--rewind-iteration"),
     "unknown device": (["--preset", "synthetic", "--device", "tpu"], "--device"),
+    "zero trials together": (["--preset", "synthetic", "--trials-together", "0"], "--trials-together"),
     "batch larger than the data": (["--preset", "synthetic", "--batch-size", "5000"], "--batch-size"),
     "missing data": (["--preset", "lenet-mnist", "--no-download", "--data-dir", "{tmp}/no_data"], "{tmp}/no_data"),
     "npz with wrong keys": (["--preset", "lenet-mnist", "--no-download", "--data-dir", "{tmp}/bad_npz"],

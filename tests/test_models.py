@@ -84,3 +84,33 @@ def test_one_tiny_step_on_fake_data_reduces_the_loss():
         opt.step()
         losses.append(float(loss.detach()))
     assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("name, shape", [("lenet_300_100", (1, 6, 6)), ("conv2", (2, 4, 4))])
+def test_batched_gradients_equal_plain_autograd_per_model(name, shape):
+    """The batched fc layers have a hand-written backward: check it against torch's own, model by model."""
+    model = models.build(name, shape)
+    k = 3
+    params = {n: (p + 0.05 * torch.randn(p.shape, generator=generators(5)[0])).requires_grad_(True)
+              for n, p in model.init(generators(0, 1, 2)).items()}
+    x = torch.randn((k, 4, *shape), generator=generators(6)[0])
+    y = torch.tensor([1, 3, 5, 7])
+    loss = sum(torch.nn.functional.cross_entropy(out, y) for out in model.forward(params, x))
+    batched = torch.autograd.grad(loss, list(params.values()))
+
+    n_conv = len(model.conv_plan)
+    for i in range(k):
+        own = {n: p[i].detach().clone().requires_grad_(True) for n, p in params.items()}
+        h = x[i]
+        for layer, pool in zip(model.layers, model.conv_plan):
+            h = torch.relu(torch.nn.functional.conv2d(h, own[f"{layer.name}.weight"], own[f"{layer.name}.bias"],
+                                                      padding=1))
+            h = torch.nn.functional.max_pool2d(h, 2) if pool else h
+        h = h.flatten(1)
+        fcs = model.layers[n_conv:]
+        for j, layer in enumerate(fcs):
+            h = torch.nn.functional.linear(h, own[f"{layer.name}.weight"], own[f"{layer.name}.bias"])
+            h = torch.relu(h) if j < len(fcs) - 1 else h
+        reference = torch.autograd.grad(torch.nn.functional.cross_entropy(h, y), list(own.values()))
+        for (n, _), g_batched, g_ref in zip(params.items(), batched, reference):
+            torch.testing.assert_close(g_batched[i], g_ref, atol=1e-5, rtol=1e-4, msg=f"model {i}, {n}")

@@ -48,16 +48,26 @@ def test_packed_mask_round_trip(shape):
     assert back.dtype == bool and np.array_equal(back, mask)
 
 
-def test_finished_levels_counts_only_levels_with_a_summary(tmp_path):
-    for level in (0, 1, 2, 3):
-        paths.level_dir(tmp_path, level).mkdir(parents=True)
-    for level in (0, 2):
-        store.write_json(paths.level_summary(tmp_path, level), {"level": level})
-    store.write_parquet(paths.level_curves(tmp_path, 1), pd.DataFrame({"x": [1]}))  # a half-written level
-    (tmp_path / "levels" / "level_xx").mkdir()
-    (tmp_path / "levels" / "level_xx" / "summary.json").write_text("{}")
-    assert store.finished_levels(tmp_path) == [0, 2]
+def test_a_unit_is_finished_exactly_when_its_summary_exists(tmp_path):
+    for level, trial in [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)]:
+        paths.unit_dir(tmp_path, level, trial).mkdir(parents=True)
+    for level, trial in [(0, 0), (0, 1), (1, 0), (2, 0)]:
+        store.write_json(paths.unit_summary(tmp_path, level, trial), {"level": level})
+    store.write_parquet(paths.unit_curves(tmp_path, 1, 1), pd.DataFrame({"x": [1]}))  # a half-written unit
+    (tmp_path / "levels" / "level_xx" / "trial_00").mkdir(parents=True)
+    (tmp_path / "levels" / "level_xx" / "trial_00" / "summary.json").write_text("{}")
+    (tmp_path / "levels" / "level_00" / "summary.json").write_text("{}")  # not inside a trial folder
+    assert store.finished_units(tmp_path) == {(0, 0), (0, 1), (1, 0), (2, 0)}
+    assert store.finished_levels(tmp_path, trials=2) == [0]  # finished for every trial
+    assert store.finished_levels(tmp_path, trials=1) == [0, 1, 2]
+    assert store.finished_units(tmp_path / "missing") == set()
     assert store.finished_levels(tmp_path / "missing") == []
+
+
+def test_is_complete_needs_every_unit(finished_run, tmp_path):
+    assert store.is_complete(finished_run.path, finished_run.config)
+    assert not store.is_complete(finished_run.path, finished_run.config.override(trials=3))
+    assert not store.is_complete(tmp_path, finished_run.config)
 
 
 def test_status_updates_merge_and_survive_a_damaged_file(tmp_path):
@@ -135,6 +145,7 @@ def test_index_lists_runs_and_marks_damaged_ones(runs_root, finished_run):
     good = table.loc[finished_run.path.name]
     assert good.damaged == "" and good.state == "done"
     assert good.levels_done == 3 and good.levels == 2 and good.trials == 2
+    assert good.units_done == 6 and good.trials_done == 2
     assert good.dataset == "synthetic" and good.model == "lenet_300_100"
     assert good.arms == "ticket,reinit,random_prune,one_shot"
     for kind in DAMAGED_CONFIGS:
@@ -151,12 +162,13 @@ def test_index_cache_follows_status_changes(runs_root, finished_run):
     assert store.index(runs_root).set_index("run_id").loc[run.name].state == "cancelled"
 
 
-def test_index_flags_non_contiguous_levels(runs_root, finished_run):
+def test_index_sees_a_removed_unit(runs_root, finished_run):
     run = runs_root / finished_run.path.name
-    paths.level_summary(run, 1).unlink()
+    store.index(runs_root)
+    paths.unit_summary(run, 2, 1).unlink()
     store.write_status(run, note="touched")  # the index notices changes by the status file
     row = store.index(runs_root).set_index("run_id").loc[run.name]
-    assert row.levels_done == 2 and "not contiguous" in row.damaged
+    assert (row.levels_done, row.units_done, row.trials_done) == (2, 5, 1)
 
 
 def test_find_runs_looks_one_folder_deep(runs_root, finished_run):

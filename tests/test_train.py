@@ -61,12 +61,15 @@ def test_batched_training_equals_training_each_model_alone(tiny_data, name):
     model, params, masks = _setup(tiny_data, name, k=3, keep=0.6)
     keys = [0, 1, 0]  # models 0 and 2 share a data order, as the arms of one trial do
     stacked = train.train(model, params, masks, tiny_data, CFG, order_keys=keys, snapshot_at=10)
+    # Grouped convolutions sum in another order; Adam turns a 1e-9 difference in a near-zero gradient
+    # into a step of up to lr, so conv weights get a tolerance of a tenth of lr.
+    weight_atol = 1e-5 if name == "lenet_300_100" else 0.1 * CFG.lr
     for i, key in enumerate(keys):
         alone = train.train(model, {n: p[i:i + 1] for n, p in params.items()}, pruning.select(masks, slice(i, i + 1)),
                             tiny_data, CFG, order_keys=[key], snapshot_at=10)
         for n in params:
-            torch.testing.assert_close(stacked.final[n][i], alone.final[n][0], atol=1e-5, rtol=1e-4)
-            torch.testing.assert_close(stacked.snapshot[n][i], alone.snapshot[n][0], atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(stacked.final[n][i], alone.final[n][0], atol=weight_atol, rtol=1e-4)
+            torch.testing.assert_close(stacked.snapshot[n][i], alone.snapshot[n][0], atol=weight_atol, rtol=1e-4)
         for c in ("train_loss", "val_loss", "test_loss", "val_acc", "test_acc"):
             np.testing.assert_allclose(stacked.curves[c][i], alone.curves[c][0], atol=1e-5, rtol=1e-4, err_msg=c)
 
