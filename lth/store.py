@@ -24,7 +24,7 @@ from filelock import FileLock, Timeout
 from . import paths
 from .config import Config, ConfigError
 
-STATES = ("pending", "running", "done", "failed", "cancelled")
+STATES = ("pending", "running", "done", "failed", "cancelled", "interrupted")
 
 
 @contextmanager
@@ -112,6 +112,24 @@ def lock(run: Path, wait: float = -1) -> Iterator[None]:
         raise RunBusy(f"run {run.name} is being computed by another process") from None
 
 
+def is_locked(run: Path) -> bool:
+    """Whether a live process holds the run's lock (the lock dies with its process)."""
+    import fcntl
+
+    try:
+        fd = os.open(paths.lock_file(run), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 def write_status(run: Path, **fields) -> dict:
     try:
         status = read_json(paths.status_file(run))
@@ -183,13 +201,16 @@ def describe(run: Path) -> dict:
         row["damaged"] = str(err)
         return row
     status = read_status(run)
+    if status.get("state") == "running" and not is_locked(run):
+        status["state"] = "interrupted"  # killed mid-run: the same command resumes it
     units = finished_units(run)
     done = finished_levels(run, config.experiment.trials)
     row.update(
         run_id=config.run_id, dataset=config.data.dataset, model=config.model.model,
         levels=config.experiment.levels, trials=config.experiment.trials,
         iterations=config.training.iterations, arms=",".join(config.arms),
-        levels_done=len(done), units_done=len(units), trials_done=_trials_done(units, config), state=status.get("state", "unknown"), error=status.get("error", ""),
+        levels_done=len(done), units_done=len(units), trials_done=_trials_done(units, config),
+        state=status.get("state", "unknown"), error=status.get("error", ""),
         updated=status.get("updated", 0.0), label=label(config, run),
     )
     return row
@@ -219,7 +240,8 @@ def index(root: Path) -> pd.DataFrame:
         stamp = max((_mtime(paths.status_file(run)), _mtime(paths.config_file(run))))
         key = str(run.relative_to(root))
         hit = cache.get(key)
-        row = hit["row"] if hit and hit.get("stamp") == stamp else describe(run)
+        fresh_hit = hit and hit.get("stamp") == stamp and hit["row"].get("state") != "running"
+        row = hit["row"] if fresh_hit else describe(run)  # a running run may have died: look again
         fresh[key] = {"stamp": stamp, "row": row}
         rows.append(row)
     if fresh != cache:

@@ -184,3 +184,16 @@ def test_results_run_reads_a_copied_run(runs_root, finished_run):
     assert run.levels_done == [0, 1, 2]
     assert not run.summary().empty and run.problems == []
     assert results.resolve(finished_run.path.name[:5], runs_root) == runs_root / finished_run.path.name
+
+
+def test_a_running_run_whose_process_died_is_listed_as_interrupted(runs_root, finished_run):
+    run = runs_root / finished_run.path.name  # runs_root holds a copy of the finished run
+    store.write_status(run, state="running")
+    store.index(runs_root)  # caches the row
+    assert store.describe(run)["state"] == "interrupted"  # nobody holds the lock
+    with store.lock(run):
+        assert store.describe(run)["state"] == "running"
+        assert store.is_locked(run)
+    assert not store.is_locked(run)
+    rows = store.index(runs_root)
+    assert rows.loc[rows.run_id == finished_run.run_id, "state"].item() == "interrupted"
