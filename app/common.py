@@ -36,7 +36,9 @@ def run_index() -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["path", "run_id", "damaged", "levels_done", "units_done", "trials", "source", "label", "state"])
     table = pd.concat(frames, ignore_index=True)
-    table["damaged"] = table["damaged"].fillna("")
+    # A damaged folder describes itself with a few columns only; give every row all of them.
+    for col, empty in {"units_done": 0, "levels_done": 0, "trials": 0, "label": "", "state": "", "damaged": ""}.items():
+        table[col] = table[col].fillna(empty) if col in table else empty
     return table
 
 

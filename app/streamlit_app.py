@@ -1,4 +1,8 @@
-"""Entry point: the page list and the run picker every page shares. Pages live in app/pages/."""
+"""Entry point: the page list and the run picker every page shares.
+
+Pages live in app/views/, not app/pages/: that folder name turns on Streamlit's
+older file-based navigation, under which a deep link loses the page list.
+"""
 
 import streamlit as st
 
@@ -8,18 +12,18 @@ st.set_page_config(page_title="Lottery ticket explorer", page_icon=":material/co
 
 page = st.navigation({
     "The story": [
-        st.Page("pages/start.py", title="Start here", icon=":material/lightbulb:", default=True),
-        st.Page("pages/accuracy.py", title="Accuracy vs sparsity", icon=":material/show_chart:"),
-        st.Page("pages/early_stopping.py", title="Early stopping", icon=":material/timer:"),
-        st.Page("pages/paper.py", title="Paper vs this run", icon=":material/fact_check:"),
+        st.Page("views/start.py", title="Start here", icon=":material/lightbulb:", default=True),
+        st.Page("views/accuracy.py", title="Accuracy vs sparsity", icon=":material/show_chart:"),
+        st.Page("views/early_stopping.py", title="Early stopping", icon=":material/timer:"),
+        st.Page("views/paper.py", title="Paper vs this run", icon=":material/fact_check:"),
     ],
     "Inside the ticket": [
-        st.Page("pages/weights.py", title="Weight movement", icon=":material/balance:"),
-        st.Page("pages/masks.py", title="Masks", icon=":material/grid_on:"),
+        st.Page("views/weights.py", title="Weight movement", icon=":material/balance:"),
+        st.Page("views/masks.py", title="Masks", icon=":material/grid_on:"),
     ],
     "Try it": [
-        st.Page("pages/lab.py", title="Pruning lab", icon=":material/science:"),
-        st.Page("pages/export.py", title="Export", icon=":material/download:"),
+        st.Page("views/lab.py", title="Pruning lab", icon=":material/science:"),
+        st.Page("views/export.py", title="Export", icon=":material/download:"),
     ],
 })
 common.sidebar()

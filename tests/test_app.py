@@ -11,9 +11,7 @@ import json
 
 import pytest
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
-from streamlit.testing.v1 import app_test as app_test_module
 
 from app_fixtures import CHARTS, DAMAGED_NAME, ENTRY, TITLES, entry_pages, make_store, page_file, twin_run
 from lth import store as store_mod
@@ -43,33 +41,12 @@ def yours(tmp_path, monkeypatch, store):
     return folder
 
 
-class _WarmPagesManager(PagesManager):
-    """What a server looks like once any session has run the entry point (see test_deep_link_*).
-
-    With a folder named `pages/` beside the entry point, Streamlit starts in its old file-based mode
-    and leaves it at the first st.navigation call. AppTest re-enters that mode on every run, so a
-    switched-to page would run without the entry point (no run picker). Needed only while the
-    page folder is called `pages/`.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-
 def relative_page(stem: str) -> str:
     return str(page_file(stem).relative_to(ENTRY.parent))
 
 
 @pytest.fixture
-def warm(monkeypatch):
-    """AppTest serves switched-to pages as a server does once warm (see _WarmPagesManager)."""
-    if (ENTRY.parent / "pages").is_dir():
-        monkeypatch.setattr(app_test_module, "PagesManager", _WarmPagesManager)
-
-
-@pytest.fixture
-def app(warm, yours):
+def app(yours):
     """open(stem, **query): the app run at `start`, then switched to that page; no exception."""
 
     def open_page(stem: str = "start", **query) -> AppTest:
@@ -285,7 +262,7 @@ def test_empty_store_every_page_says_what_to_do(app, monkeypatch, tmp_path):
     assert not (tmp_path / "shipped-missing").exists()
 
 
-def test_store_with_only_damaged_runs(warm, monkeypatch, tmp_path):
+def test_store_with_only_damaged_runs(monkeypatch, tmp_path):
     """A root whose only run folder is damaged: the pages say so and still render."""
     shipped = tmp_path / "shipped"
     (shipped / DAMAGED_NAME).mkdir(parents=True)

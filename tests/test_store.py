@@ -196,4 +196,4 @@ def test_a_running_run_whose_process_died_is_listed_as_interrupted(runs_root, fi
         assert store.is_locked(run)
     assert not store.is_locked(run)
     rows = store.index(runs_root)
-    assert rows.loc[rows.run_id == finished_run.run_id, "state"].item() == "interrupted"
+    assert rows.loc[rows.run_id == run.name, "state"].item() == "interrupted"

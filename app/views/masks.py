@@ -18,7 +18,7 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
         c1, c2 = st.columns(2)
         arm = c1.selectbox("Arm", sorted({k[0] for k in keys}, key=figures.arm_order), format_func=figures.arm_label,
                            key="m_arm")
-        key = c2.selectbox("Trial", [k for k in keys if k[0] == arm], key="m_trial",
+        key = c2.selectbox("Trial", [k for k in keys if k[0] == arm], key=f"m_trial_{arm}",  # options follow the arm
                            format_func=lambda k: f"trial {k[1]}" + (f", control {k[2]}" if k[2] else ""))
         sub = common.subtitle(run) + f" · level {level}, {figures.arm_label(arm)}, trial {key[1]}"
         common.show(figures.remaining_by_layer(data, level, common.subtitle(run)), "m-bars")

@@ -19,6 +19,8 @@ if run is not None and (data := common.load("summary", run)) is not None and not
     pct = data[data.arm == "ticket"].groupby("level")["percent_remaining"].mean()
     default = sorted({levels[0], levels[len(levels) // 2], levels[-1]})
     c1, c2, c3 = st.columns([3, 2, 2])
+    if any(lv not in levels for lv in st.session_state.get("es_levels", [])):  # picked on another run
+        del st.session_state["es_levels"]
     picked = c1.multiselect("Levels", levels, default=default, key="es_levels",
                             format_func=lambda lv: f"level {lv} · {pct.get(lv, float('nan')):.1f}%")
     curve_arms = c2.multiselect("Arms ", arms_present, default=[a for a in ("ticket", "reinit") if a in arms_present],
