@@ -140,7 +140,8 @@ class Lottery:
                 for n in self.theta0(trials[:1])}
 
     def saved_masks(self, trials: list[int], path_of, key_of) -> pruning.Masks:
-        per_trial = [records.read_masks(path_of(t), self.model)[key_of(t)] for t in trials]
+        shapes = {layer.name: layer.weight_shape for layer in self.model.layers}
+        per_trial = [store.read_masks(path_of(t), shapes)[key_of(t)] for t in trials]
         return {n: torch.stack([torch.from_numpy(m[n]) for m in per_trial]).to(self.device) for n in per_trial[0]}
 
     def ticket_masks(self, level: int, trials: list[int]) -> pruning.Masks:

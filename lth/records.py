@@ -72,22 +72,6 @@ def pack_masks(members, masks: pruning.Masks, next_masks: pruning.Masks, model: 
     return arrays
 
 
-def read_masks(path: Path, model: Model | None = None) -> dict[tuple, dict[str, np.ndarray]]:
-    """{(arm, trial, replicate): {layer: bool array}} from a packed-mask file."""
-    arrays = store.read_npz(path)
-    shapes = {k[6:]: tuple(int(s) for s in v) for k, v in arrays.items() if k.startswith("shape/")}
-    if model is not None:
-        shapes.update({layer.name: layer.weight_shape for layer in model.layers})
-    out: dict[tuple, dict[str, np.ndarray]] = {}
-    for key, bits in arrays.items():
-        parts = key.split("/")
-        if len(parts) != 4:
-            continue
-        arm, trial, rep, layer = parts
-        out.setdefault((arm, int(trial), int(rep)), {})[layer] = store.unpack_mask(bits, shapes[layer])
-    return out
-
-
 # --- weight movement -----------------------------------------------------------------
 def weight_movement(model: Model, init: Params, final: Params, masks: pruning.Masks, next_masks: pruning.Masks,
                     trials: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import models, paths, records, store
+from . import paths, store
 from .config import Config, ConfigError
 
 ARM_LABELS = {"ticket": "Winning ticket (IMP)", "reinit": "Random reinitialisation",
@@ -60,7 +60,9 @@ class Run:
     def _trials_at(self, level: int) -> list[int]:
         return sorted(t for lv, t in self.units if lv == level)
 
-    def model(self) -> models.Model:
+    def model(self):
+        from . import models  # torch is imported only where a model is needed: the app starts faster
+
         return models.build(self.config.model.model, self.input_shape, self.num_classes)
 
     @functools.cache
@@ -112,7 +114,7 @@ class Run:
         """{(arm, trial, replicate): {layer: bool array}}; the reinit control uses the ticket's mask."""
         out = {}
         for trial in self._trials_at(level):
-            out.update(records.read_masks(paths.unit_masks(self.path, level, trial)))
+            out.update(store.read_masks(paths.unit_masks(self.path, level, trial)))
         return out
 
     def prune_curve(self) -> pd.DataFrame:

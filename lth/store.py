@@ -76,6 +76,21 @@ def unpack_mask(bits: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).astype(bool)
 
 
+def read_masks(path: Path, shapes: dict[str, tuple] | None = None) -> dict[tuple, dict[str, np.ndarray]]:
+    """{(arm, trial, replicate): {layer: bool array}} from a packed-mask file (keys arm/trial/replicate/layer)."""
+    arrays = read_npz(path)
+    found = {k[6:]: tuple(int(s) for s in v) for k, v in arrays.items() if k.startswith("shape/")}
+    found.update(shapes or {})
+    out: dict[tuple, dict[str, np.ndarray]] = {}
+    for key, bits in arrays.items():
+        parts = key.split("/")
+        if len(parts) != 4:
+            continue
+        arm, trial, rep, layer = parts
+        out.setdefault((arm, int(trial), int(rep)), {})[layer] = unpack_mask(bits, found[layer])
+    return out
+
+
 # --- one run -------------------------------------------------------------------------
 class RunBusy(RuntimeError):
     """Another process holds this run's lock."""
