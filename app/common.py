@@ -90,9 +90,10 @@ def load(kind: str, run: results.Run, *args):
 def healthy_runs() -> pd.DataFrame:
     table = run_index()
     good = table[(table["damaged"] == "") & (table["units_done"] > 0)]
-    # Shipped runs first, then the most complete: what a class should see when the app opens.
-    return good.assign(_shipped=good["source"] == "shipped").sort_values(
-        ["_shipped", "trials", "levels_done"], ascending=False, kind="stable").drop(columns="_shipped")
+    # Shipped runs on real data first, then the most complete: what a class should see when the app opens.
+    keys = good.assign(_shipped=good["source"] == "shipped", _real=good.get("dataset", "") != "synthetic")
+    return keys.sort_values(["_shipped", "_real", "units_done"], ascending=False, kind="stable").drop(
+        columns=["_shipped", "_real"])
 
 
 def sidebar() -> None:

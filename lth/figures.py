@@ -28,7 +28,7 @@ METRICS = {
     "test_acc_at_early_stop": ("Test accuracy at early stop (%)", 100),
     "test_acc_final": ("Test accuracy at the end of training (%)", 100),
     "train_acc_final": ("Train accuracy at the end of training (%)", 100),
-    "early_stop_iteration": ("Early-stop iteration (minimum validation loss)", 1),
+    "early_stop_iteration": ("Early-stop iteration", 1),
 }
 CURVE_METRICS = {"test_acc": ("Test accuracy (%)", 100), "val_loss": ("Validation loss", 1),
                  "val_acc": ("Validation accuracy (%)", 100), "train_loss": ("Training loss", 1)}
@@ -193,8 +193,17 @@ QUANTITY_TITLES = {"initial": "Initial weights θ₀", "final": "Trained weights
 
 
 def weight_histogram(hist: pd.DataFrame, layer: str, quantity: str, subtitle: str = "") -> Chart:
-    """Kept vs pruned (by the next level) weights of one layer, summed over the trials given."""
+    """Kept vs pruned (by the next level) weights of one layer.
+
+    Each trial's histogram has its own bins; with several trials their counts
+    are re-binned by bin centre onto one common grid of the same resolution.
+    """
     rows = hist[(hist.layer == layer) & (hist.quantity == quantity)]
+    if rows.trial.nunique() > 1:
+        edges = np.linspace(rows.bin_left.min(), rows.bin_right.max(), rows.groupby("trial").size().max() // 2 + 1)
+        centre = (rows.bin_left + rows.bin_right) / 2
+        index = np.clip(np.searchsorted(edges, centre, side="right") - 1, 0, len(edges) - 2)
+        rows = rows.assign(bin_left=edges[index], bin_right=edges[index + 1])
     data = rows.groupby(["group", "bin_left", "bin_right"])["count"].sum().reset_index()
     fig = go.Figure()
     colours = {"kept": "#0072B2", "pruned": "#D55E00"}
@@ -206,7 +215,7 @@ def weight_histogram(hist: pd.DataFrame, layer: str, quantity: str, subtitle: st
                              opacity=0.6, hovertemplate="%{x:.3f}: %{y:.2%}<extra>" + group + "</extra>"))
     fig.update_layout(barmode="overlay", yaxis_tickformat=".0%")
     _layout(fig, f"{QUANTITY_TITLES[quantity]} · layer {layer}", subtitle, "Weight value" if quantity != "movement"
-            else "|θ_final − θ₀|", "Share of the group's weights", height=420)
+            else "|θ_final − θ₀|", "Share of weights", height=500)
     return Chart(fig, data.assign(layer=layer, quantity=quantity), f"weights_{quantity}_{layer}")
 
 

@@ -20,8 +20,8 @@ if run is not None and (data := common.load("summary", run)) is not None:
         col.metric(verdict.capitalize(), int(counts.get(verdict, 0)))
     icons = {"agree": "✅ agree", "disagree": "❌ disagree", "not yet": "⏳ not yet"}
     st.dataframe(
-        table.assign(verdict=table.verdict.map(icons))[["claim", "paper", "this_run", "range", "tolerance", "verdict", "why"]],
-        width="stretch", hide_index=True,
+        table.assign(verdict=table.verdict.map(icons))[["claim", "verdict", "this_run", "paper", "range", "tolerance", "why"]],
+        width="stretch", hide_index=True, height=36 * (len(table) + 1) + 4,
         column_config={"this_run": "this run", "range": "per-trial range", "why": "why this tolerance"})
     st.caption(f"{common.subtitle(run).replace('<br>', ' · ')}. 'Not yet' means the run has not reached the levels "
                "the claim needs (a run still computing fills them in). Same table: "

@@ -27,7 +27,7 @@ with right:
         """
 digraph { rankdir=TB; bgcolor="transparent"; node [shape=box, style="rounded,filled", fontname="Helvetica",
   fontsize=15, fillcolor="#E8F1FA", color="#0072B2"]; edge [color="#0072B2", penwidth=2, fontname="Helvetica"];
-  init [label="Random init θ₀\\n(all weights)"]; train [label="Train"]; prune [label="Prune the 20% smallest\\nsurviving weights per layer"];
+  init [label="Random init θ₀\\n(all weights)"]; train [label="Train"]; prune [label="Prune the smallest surviving\\nweights (e.g. 20% per layer)"];
   reset [label="Reset survivors to θ₀"]; ticket [label="Winning ticket:\\nmask + θ₀", fillcolor="#FFF3D6", color="#E69F00"];
   init -> train; train -> prune; prune -> reset; reset -> train [label=" repeat"]; reset -> ticket [style=dashed];
 }
@@ -52,8 +52,8 @@ if run is not None:
             cols[1].metric(f"Best ticket ({best.percent_remaining:.1f}% of weights)", f"{best['mean']:.2f}%",
                            f"{best['mean'] - dense.iloc[0]:+.2f} points vs dense" if not dense.empty else None)
         else:
-            cols[1].metric("Best ticket", "none beat the dense net", help="In this run no pruned level's mean "
-                           "test accuracy exceeded the dense network's.")
+            cols[1].metric("Best ticket above dense", "none", help="In this run no pruned level's mean "
+                           "test accuracy exceeded the dense network's (yet).")
         same = reinit[reinit.level == best.level]
         if not same.empty and best.level > 0:
             cols[2].metric("Same mask, fresh random weights", f"{same['mean'].iloc[0]:.2f}%",
