@@ -135,7 +135,8 @@ def current_run() -> results.Run | None:
 
 
 def subtitle(run: results.Run) -> str:
-    return figures.describe(run.config) + f" · run {run.run_id[:6]}"
+    note = run.progress_note()
+    return figures.describe(run.config) + f" · run {run.run_id[:6]}" + (f" · {note}" if note else "")
 
 
 # --- charts with their downloads ----------------------------------------------------

@@ -60,7 +60,9 @@ def to_bytes(chart: Chart, fmt: str, scale: float = 2.0) -> bytes:
 
 def run_charts(run: Run) -> list[Chart]:
     """The standard figures of one run, as the app's pages draw them."""
-    summary, sub = run.summary(), figures.describe(run.config) + f" · run {run.run_id[:6]}"
+    note = run.progress_note()
+    summary = run.summary()
+    sub = figures.describe(run.config) + f" · run {run.run_id[:6]}" + (f" · {note}" if note else "")
     charts = [figures.sparsity_chart({run.label: summary}, m, subtitle=sub)
               for m in ("test_acc_at_early_stop", "test_acc_final", "early_stop_iteration")]
     if summary.empty:

@@ -57,6 +57,15 @@ class Run:
         """Levels finished for every trial."""
         return store.finished_levels(self.path, self.config.experiment.trials)
 
+    def progress_note(self) -> str:
+        """'' for a finished run; otherwise how much of it the figures show (for chart subtitles)."""
+        e = self.config.experiment
+        total, done = (e.levels + 1) * e.trials, len(self.units)
+        if done >= total:
+            return ""
+        trials = len({t for _, t in self.units})
+        return f"in progress: {done} of {total} (level, trial) units, {trials} trial(s) started"
+
     def _trials_at(self, level: int) -> list[int]:
         return sorted(t for lv, t in self.units if lv == level)
 
