@@ -64,7 +64,7 @@ class Run:
         if done >= total:
             return ""
         trials = len({t for _, t in self.units})
-        return f"in progress: {done} of {total} (level, trial) units, {trials} trial(s) started"
+        return f"in progress: {done}/{total} (level, trial) units, {trials} trial(s) started"
 
     def _trials_at(self, level: int) -> list[int]:
         return sorted(t for lv, t in self.units if lv == level)
