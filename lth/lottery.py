@@ -26,7 +26,7 @@ from . import data as data_mod
 from . import devices, models, paths, pruning, records, store
 from .config import Config, ConfigError
 from .seeds import generator
-from .train import Cancelled, Diverged, TrainResult, train
+from .train import TrainResult, train
 
 log = logging.getLogger("lth")
 
@@ -61,19 +61,8 @@ def run(config: Config, runs_dir: Path, options: RunOptions = RunOptions()) -> P
             store.write_status(run_dir, state="done")
             return run_dir
         paths.cancel_file(run_dir).unlink(missing_ok=True)
-        store.write_status(run_dir, state="running", error="", device=str(device), started=time.time())
-        try:
+        with records.computing(run_dir, device):
             Lottery(config, run_dir, dataset, device, options.progress, options.trials_together).run()
-        except Cancelled:
-            store.write_status(run_dir, state="cancelled")
-            raise
-        except Diverged as err:
-            store.write_status(run_dir, state="failed", error=f"diverged: {err}")
-            raise
-        except BaseException as err:
-            store.write_status(run_dir, state="failed", error=f"{type(err).__name__}: {err}")
-            raise
-        store.write_status(run_dir, state="done")
     return run_dir
 
 

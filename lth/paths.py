@@ -92,3 +92,22 @@ def prune_curve(run: Path, trial: int) -> Path:
 
 def index_file(root: Path) -> Path:
     return root / "index.json"
+
+
+# --- masks learned by gradient descent (lth.gate_search), inside a run folder ----------
+def methods_root(run: Path) -> Path:
+    return run / "methods"
+
+
+def method_dir(run: Path, method: str) -> Path:
+    """One method's sweep: method.json, status, lock, and units levels/level_PP/trial_TT (PP = sweep point)."""
+    return methods_root(run) / method
+
+
+def method_file(method_dir: Path) -> Path:
+    return method_dir / "method.json"
+
+
+def learned_masks(method_dir: Path, trial: int) -> Path:
+    """A trial's learned masks and search curves: kept so a killed retraining resumes without relearning."""
+    return method_dir / "plan" / f"trial_{trial:02d}.npz"

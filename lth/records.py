@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -14,7 +16,7 @@ from tqdm.auto import tqdm
 from . import paths, pruning, store
 from .config import PruningConfig
 from .models import Model, Params
-from .train import TrainResult, evaluate
+from .train import Cancelled, Diverged, TrainResult, evaluate
 
 HIST_BINS = 50
 
@@ -35,9 +37,10 @@ def curves_frame(level: int, members, result: TrainResult) -> pd.DataFrame:
 
 
 def summary(level: int, members, masks: pruning.Masks, result: TrainResult, model: Model, seconds: float,
-            iterations: int) -> dict:
+            iterations: int, report_at: np.ndarray | None = None) -> dict:
+    """One row per model, its figures at early stop (or at the evaluation index `report_at` gives)."""
     total, per_layer = pruning.remaining(masks)
-    es = result.early_stop_index
+    es = result.early_stop_index if report_at is None else report_at
     rows = []
     for i, m in enumerate(members):
         j = int(es[i])
@@ -150,3 +153,21 @@ class Progress:
 
     def close(self) -> None:
         self.bar.close()
+
+
+@contextmanager
+def computing(run_dir: Path, device) -> Iterator[None]:
+    """Status 'running' while the body computes; then 'done', 'cancelled' or 'failed' with the reason."""
+    store.write_status(run_dir, state="running", error="", device=str(device), started=time.time())
+    try:
+        yield
+    except Cancelled:
+        store.write_status(run_dir, state="cancelled")
+        raise
+    except Diverged as err:
+        store.write_status(run_dir, state="failed", error=f"diverged: {err}")
+        raise
+    except BaseException as err:
+        store.write_status(run_dir, state="failed", error=f"{type(err).__name__}: {err}")
+        raise
+    store.write_status(run_dir, state="done")

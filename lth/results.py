@@ -74,16 +74,49 @@ class Run:
 
         return models.build(self.config.model.model, self.input_shape, self.num_classes)
 
+    def method_dirs(self) -> list[Path]:
+        """Folders of the gate / continuous-sparsification sweeps run on this run (lth.gate_search)."""
+        return sorted(p.parent for p in paths.methods_root(self.path).glob("*/method.json"))
+
+    def methods(self) -> pd.DataFrame:
+        """One row per sweep: method, arms, its settings, the binary-mask rule and its state."""
+        from .gates import RULES, GateConfig  # torch-free
+
+        rows = []
+        for mdir in self.method_dirs():
+            try:
+                g = GateConfig.from_dict(store.read_json(paths.method_file(mdir))["gates"])
+            except (OSError, ValueError, KeyError, TypeError, ConfigError) as err:
+                self.problems.append(f"{mdir.name}: method.json unreadable ({err})")
+                continue
+            rows.append({"method": g.method, "arms": list(g.arms), "sweep": g.values, "rule": RULES[g.method],
+                         "gate_iterations": g.gate_iterations, "trials": g.trials, "path": str(mdir),
+                         "state": store.read_status(mdir).get("state", "unknown"),
+                         "units_done": len(store.finished_units(mdir)), "units": g.trials * len(g.values)})
+        return pd.DataFrame(rows)
+
+    def _sources(self) -> list[tuple[Path, set[tuple[int, int]]]]:
+        """The IMP units and each sweep's: (folder, its finished (level, trial) units). A sweep's level is its point."""
+        return [(self.path, self.units)] + [(m, store.finished_units(m)) for m in self.method_dirs()]
+
+    def _summaries(self):
+        for folder, units in self._sources():
+            for level, trial in sorted(units):
+                try:
+                    yield level, store.read_json(paths.unit_summary(folder, level, trial))
+                except (OSError, ValueError) as err:
+                    where = "" if folder == self.path else f"{folder.name} "
+                    self.problems.append(f"{where}level {level}, trial {trial}: summary.json unreadable ({err})")
+
     @functools.cache
     def summary(self) -> pd.DataFrame:
-        """One row per level, trial, arm and replicate; per-layer remaining fractions as `remaining:<layer>`."""
+        """One row per level, trial, arm and replicate; per-layer remaining fractions as `remaining:<layer>`.
+
+        Rows of gate and cs arms carry `method`, `setting` (λ or s0) and what finding them cost
+        (`cost_model_iterations`, `cost_seconds`); their `level` is the sweep point, 1..K.
+        """
         rows = []
-        for level, trial in sorted(self.units):
-            try:
-                blob = store.read_json(paths.unit_summary(self.path, level, trial))
-            except (OSError, ValueError) as err:
-                self.problems.append(f"level {level}, trial {trial}: summary.json unreadable ({err})")
-                continue
+        for level, blob in self._summaries():
             for row in blob["rows"]:
                 flat = {k: v for k, v in row.items() if k != "remaining_by_layer"}
                 flat.update({f"remaining:{n}": v for n, v in row["remaining_by_layer"].items()})
@@ -94,7 +127,7 @@ class Run:
         return frame
 
     def costs(self) -> pd.DataFrame:
-        """Per unit: models trained, model-iterations and wall seconds."""
+        """Per IMP unit: models trained, model-iterations and wall seconds."""
         rows = []
         for level, trial in sorted(self.units):
             try:
@@ -105,25 +138,35 @@ class Run:
                 continue
         return pd.DataFrame(rows)
 
-    def _concat(self, path_of, levels: list[int]) -> pd.DataFrame:
-        frames = [pd.read_parquet(path_of(self.path, lv, t)) for lv in levels for t in self._trials_at(lv)]
+    def _concat(self, path_of, levels: list[int] | None) -> pd.DataFrame:
+        frames = [pd.read_parquet(path_of(folder, lv, t)) for folder, units in self._sources()
+                  for lv, t in sorted(units) if levels is None or lv in levels]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def curves(self, levels: list[int] | None = None) -> pd.DataFrame:
         """Learning curves in long format (level, trial, arm, replicate, iteration, metrics...)."""
-        return self._concat(paths.unit_curves, self.levels if levels is None else levels)
+        return self._concat(paths.unit_curves, levels)
 
     def weight_hist(self, level: int) -> pd.DataFrame:
-        return self._concat(paths.unit_weight_hist, [level])
+        return self._concat_imp(paths.unit_weight_hist, level)
 
     def weight_stats(self, level: int) -> pd.DataFrame:
-        return self._concat(paths.unit_weight_stats, [level])
+        return self._concat_imp(paths.unit_weight_stats, level)
+
+    def _concat_imp(self, path_of, level: int) -> pd.DataFrame:
+        frames = [pd.read_parquet(path_of(self.path, level, t)) for t in self._trials_at(level)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def masks(self, level: int) -> dict[tuple, dict[str, np.ndarray]]:
-        """{(arm, trial, replicate): {layer: bool array}}; the reinit control uses the ticket's mask."""
+        """{(arm, trial, replicate): {layer: bool array}} of every arm at this level (sweeps: this point).
+
+        The reinit control uses the ticket's mask and is not stored apart.
+        """
         out = {}
-        for trial in self._trials_at(level):
-            out.update(store.read_masks(paths.unit_masks(self.path, level, trial)))
+        for folder, units in self._sources():
+            for lv, trial in sorted(units):
+                if lv == level:
+                    out.update(store.read_masks(paths.unit_masks(folder, level, trial)))
         return out
 
     def prune_curve(self) -> pd.DataFrame:
@@ -146,6 +189,43 @@ def level_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFram
         cols.append(g["early_stop_iteration"].mean().round(0).rename(f"{arm} es-iter"))
         cols.append((100 * g[metric].mean()).round(2).rename(f"{arm} acc %"))
     return pd.concat(cols, axis=1).reset_index()
+
+
+def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
+    """Per arm and level (sweep point): % remaining, accuracy, and what finding and training that ticket cost.
+
+    Cost is model-iterations and wall seconds per trial, each model's share of its stack's time.
+    IMP's ticket at level L needs its whole chain, levels 0..L; one-shot needs level 0 and its own training;
+    gate and cs rows carry their own (mask learning plus retraining). Controls find nothing: left out.
+    """
+    s = run.summary()
+    if s.empty:
+        return pd.DataFrame()
+    s = s.copy()
+    costs = run.costs()
+    if not costs.empty:
+        costs = costs.assign(per_model=costs.seconds / costs.models).sort_values(["trial", "level"])
+        chain = costs.assign(chain_seconds=costs.groupby("trial").per_model.cumsum()).set_index(["level", "trial"])
+        iterations = run.config.training.iterations
+        for arm, its, secs in (
+                ("ticket", lambda lv: (lv + 1) * iterations, lambda lv, t: chain.chain_seconds.get((lv, t))),
+                ("one_shot", lambda lv: 2 * iterations,
+                 lambda lv, t: chain.per_model.get((0, t), np.nan) + chain.per_model.get((lv, t), np.nan))):
+            sel = s.arm == arm
+            s.loc[sel, "cost_model_iterations"] = [its(lv) for lv in s.level[sel]]
+            s.loc[sel, "cost_seconds"] = [secs(lv, t) for lv, t in zip(s.level[sel], s.trial[sel])]
+    if "cost_model_iterations" not in s:
+        return pd.DataFrame()
+    s = s[s.cost_model_iterations.notna()]
+    if "setting" not in s:
+        s["setting"] = ""
+    s["setting"] = s["setting"].fillna("")
+    g = s.groupby(["arm", "level", "setting"], sort=False)
+    out = g.agg(percent_remaining=("percent_remaining", "mean"), accuracy=(metric, "mean"),
+                model_iterations=("cost_model_iterations", "mean"), seconds=("cost_seconds", "mean"),
+                trials=("trial", "nunique")).reset_index()
+    out["accuracy"] = 100 * out["accuracy"]
+    return out.sort_values(["arm", "percent_remaining"], ascending=[True, False], ignore_index=True)
 
 
 def records_arms(summary: pd.DataFrame) -> list[str]:

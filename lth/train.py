@@ -144,9 +144,8 @@ def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: Traini
           snapshot_at: int | None = None, on_eval: Callable[[int], None] | None = None,
           should_stop: Callable[[], bool] | None = None) -> TrainResult:
     stack = Stack(model, params, masks, data, cfg, order_keys)
-    eval_points = sorted(set(range(0, cfg.iterations, cfg.eval_every)) | {cfg.iterations})
-    curves = {name: np.zeros((stack.k, len(eval_points)), dtype=np.float32)
-              for name in ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc")}
+    eval_points = eval_schedule(cfg.iterations, cfg.eval_every)
+    curves = empty_curves(stack.k, len(eval_points))
     running = torch.zeros(stack.k, device=data.x_train.device)
     since_eval, snapshot, e = 0, None, 0
 
@@ -155,7 +154,7 @@ def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: Traini
             snapshot = {n: p.clone() for n, p in stack.params().items()}
         if it == eval_points[e]:
             train_loss = running / since_eval if since_eval else torch.full_like(running, float("nan"))
-            _record(model, stack.params(), data, curves, e, train_loss, it)
+            record_eval(model, stack.params(), data, curves, e, train_loss, it)
             running.zero_()
             since_eval, e = 0, e + 1
             if on_eval:
@@ -172,7 +171,17 @@ def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: Traini
     return TrainResult(np.array(eval_points), curves, final, snapshot, train_acc.cpu().numpy())
 
 
-def _record(model, params, data, curves, e, train_loss, iteration):
+def eval_schedule(iterations: int, every: int) -> list[int]:
+    """Evaluation points: every `every` iterations from 0, and the last iteration."""
+    return sorted(set(range(0, iterations, every)) | {iterations})
+
+
+def empty_curves(k: int, points: int) -> dict[str, np.ndarray]:
+    return {name: np.zeros((k, points), dtype=np.float32)
+            for name in ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc")}
+
+
+def record_eval(model, params, data, curves, e, train_loss, iteration):
     with torch.no_grad():
         val_loss, val_acc = evaluate(model, params, data.x_val, data.y_val)
         test_loss, test_acc = evaluate(model, params, data.x_test, data.y_test)
