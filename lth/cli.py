@@ -19,6 +19,7 @@ import pandas as pd
 from . import devices, paths
 from .config import PRESETS, SECTIONS, ConfigError, flag, preset
 from .data import DataError
+from .gate_config import GateConfig
 
 EXIT_BAD_INPUT = 2
 
@@ -31,16 +32,19 @@ class Parser(argparse.ArgumentParser):
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
     for section, cls in SECTIONS.items():
-        group = p.add_argument_group(f"{section} overrides (default: the preset's value)")
-        for f in fields(cls):
-            kwargs = {"default": None, "dest": f.name, "help": f.metadata["help"]}
-            if f.metadata.get("choices"):
-                kwargs["choices"] = f.metadata["choices"]
-            if f.type in ("bool", bool):
-                group.add_argument(flag(f.name), action=argparse.BooleanOptionalAction, **kwargs)
-            else:
-                kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-                group.add_argument(flag(f.name), type=kind, metavar=kind.__name__.upper(), **kwargs)
+        _add_dataclass_flags(p.add_argument_group(f"{section} overrides (default: the preset's value)"), cls)
+
+
+def _add_dataclass_flags(group, cls) -> None:
+    for f in fields(cls):
+        kwargs = {"default": None, "dest": f.name, "help": f.metadata["help"]}
+        if f.metadata.get("choices"):
+            kwargs["choices"] = f.metadata["choices"]
+        if f.type in ("bool", bool):
+            group.add_argument(flag(f.name), action=argparse.BooleanOptionalAction, **kwargs)
+        else:
+            kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+            group.add_argument(flag(f.name), type=kind, metavar=kind.__name__.upper(), **kwargs)
 
 
 def _add_location_flags(p: argparse.ArgumentParser) -> None:
@@ -82,6 +86,16 @@ def build_parser() -> Parser:
     check = sub.add_parser("check-paper", help="the paper's LeNet-300-100 claims vs a run, claim by claim")
     check.add_argument("run", nargs="?", help="run folder, a folder holding one run, or run-id prefix (default: latest)")
     _add_location_flags(check)
+
+    gates = sub.add_parser("gates", help="learn masks by gradient descent on a run: gate or cs sweep, as further arms")
+    gates.add_argument("run", help="the IMP run to add the arms to: run folder or run-id prefix")
+    gates.add_argument("--data-dir", type=Path, default=None, help="data sets (default $LTH_DATA_DIR or data/)")
+    gates.add_argument("--device", default="auto", choices=devices.CHOICES, help="where to train")
+    gates.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                       help="let torchvision download a data set missing from --data-dir")
+    gates.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_location_flags(gates)
+    _add_dataclass_flags(gates.add_argument_group("sweep (default: ../shared/PAPER.md's values)"), GateConfig)
 
     bench = sub.add_parser("bench", help="measure training speed: the usual way vs the engine (a benchmark, not a test)")
     bench.add_argument("--device", default="auto", choices=devices.CHOICES)
@@ -175,6 +189,19 @@ def cmd_check_paper(args) -> int:
     return 0
 
 
+def cmd_gates(args) -> int:
+    from . import gate_search, lottery, results
+
+    given = {f.name: getattr(args, f.name) for f in fields(GateConfig) if getattr(args, f.name) is not None}
+    gcfg = GateConfig(**given)
+    run_dir = results.resolve(args.run, paths.runs_dir(args.runs_dir))
+    options = lottery.RunOptions(data_dir=paths.data_dir(args.data_dir), device=args.device,
+                                 download=args.download, progress=not args.quiet)
+    mdir = gate_search.run(run_dir, gcfg, options)
+    print(f"{gcfg.method} sweep {', '.join(f'{v:g}' for v in gcfg.values)} finished: {mdir}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from . import bench
 
@@ -186,7 +213,7 @@ def _config_field_names() -> list[str]:
     return [f.name for cls in SECTIONS.values() for f in fields(cls)]
 
 
-HANDLERS = {"run": cmd_run, "ls": cmd_ls, "show": cmd_show, "bench": cmd_bench, "export": cmd_export, "check-paper": cmd_check_paper}
+HANDLERS = {"run": cmd_run, "gates": cmd_gates, "ls": cmd_ls, "show": cmd_show, "bench": cmd_bench, "export": cmd_export, "check-paper": cmd_check_paper}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     from .train import Cancelled, Diverged
 
     args = build_parser().parse_args(argv)
-    chatty = args.command == "run" and not args.quiet
+    chatty = args.command in ("run", "gates") and not args.quiet
     logging.basicConfig(level=logging.INFO if chatty else logging.WARNING, format="%(message)s")
     try:
         return HANDLERS[args.command](args)

@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from . import data as data_mod
 from . import devices, models, paths, pruning, records, store
 from .config import Config, ConfigError
-from .gates import GateConfig, cs_beta, cs_mask, relaxation
+from .gate_config import GateConfig
+from .gates import cs_beta, cs_mask, relaxation
 from .lottery import Member, RunOptions
 from .seeds import generator, seed
 from .train import BatchOrder, Cancelled, TrainResult, empty_curves, eval_schedule, evaluate, record_eval, train

@@ -10,6 +10,7 @@ import pandas as pd
 
 from . import paths, store
 from .config import Config, ConfigError
+from .gate_config import RULES, GateConfig
 
 ARM_LABELS = {"ticket": "Winning ticket (IMP)", "reinit": "Random reinitialisation",
               "random_prune": "Random pruning", "one_shot": "One-shot pruning"}
@@ -80,8 +81,6 @@ class Run:
 
     def methods(self) -> pd.DataFrame:
         """One row per sweep: method, arms, its settings, the binary-mask rule and its state."""
-        from .gates import RULES, GateConfig  # torch-free
-
         rows = []
         for mdir in self.method_dirs():
             try:
