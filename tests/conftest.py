@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `lth` importa
 # subprocesses inherit it and compute bit-for-bit what this process computes.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from helpers import SMALL, FinishedRun, options  # noqa: E402
-from lth import config, data, lottery  # noqa: E402
+from helpers import GATE_SWEEPS, SMALL, FinishedRun, options  # noqa: E402
+from lth import config, data, gate_search, lottery  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -44,6 +44,20 @@ def finished_run(tmp_path_factory, isolated_env) -> FinishedRun:
     cfg = config.preset("synthetic").override(**SMALL)
     runs_dir = tmp_path_factory.mktemp("shared_runs")
     path = lottery.run(cfg, runs_dir, options())
+    return FinishedRun(cfg, runs_dir, path, data.load(cfg.data, Path("unused")))
+
+
+@pytest.fixture(scope="session")
+def gated_run(tmp_path_factory, isolated_env) -> FinishedRun:
+    """A SMALL run (1 trial) plus a tiny sweep of every gate method (3 points each): arms of every kind.
+
+    Shared: read it, never write into it.
+    """
+    cfg = config.preset("synthetic").override(**{**SMALL, "trials": 1})
+    runs_dir = tmp_path_factory.mktemp("gated_runs")
+    path = lottery.run(cfg, runs_dir, options())
+    for gcfg in GATE_SWEEPS:
+        gate_search.run(path, gcfg, options())
     return FinishedRun(cfg, runs_dir, path, data.load(cfg.data, Path("unused")))
 
 

@@ -12,11 +12,20 @@ import numpy as np
 import torch
 
 from lth import config, data, lottery, results
+from lth.gate_config import GateConfig
 from lth.paths import PROJECT_ROOT
 
 # A small run that still has every arm and more than one trial: ~4 s on 2 CPU cores.
 SMALL = dict(iterations=100, eval_every=50, levels=2, trials=2)
 ALL_ARMS = {"ticket", "reinit", "random_prune", "one_shot"}
+# Tiny sweeps of each gradient method (3 points, ~1-2 s each on synthetic data); strong λ so masks thin out.
+GATE_SWEEPS = [
+    GateConfig(method="gaussian", sweep="1e-4,1e-3,1e-2", gate_iterations=150, gate_eval_every=50, gate_lr=0.05),
+    GateConfig(method="hard_concrete", sweep="1e-4,1e-3,1e-2", gate_iterations=150, gate_eval_every=50, gate_lr=0.05),
+    GateConfig(method="cs", sweep="0.05,0,-0.1", gate_iterations=75, rounds=2, gate_eval_every=25, gate_lr=0.05,
+               cs_rewind_iteration=10),
+]
+GATE_ARMS = {arm for g in GATE_SWEEPS for arm in g.arms}
 
 
 def options(**kw) -> lottery.RunOptions:
