@@ -15,9 +15,9 @@ from .config import ConfigError, _coerce, _f, flag
 
 METHODS = ("gaussian", "hard_concrete", "cs")
 DEFAULT_SWEEPS = {  # λ for the gates (penalty λ·Σ P(open)), s0 for continuous sparsification
-    "gaussian": "3e-6,1e-5,2e-5,4e-5,8e-5",
-    "hard_concrete": "3e-6,1e-5,2e-5,4e-5,8e-5",
-    "cs": "0.05,0,-0.05,-0.1,-0.2",
+    "gaussian": "1e-7,3e-7,1e-6,3e-6,1e-5,3e-5",
+    "hard_concrete": "1e-7,3e-7,1e-6,3e-6,1e-5,3e-5",
+    "cs": "0.1,0,-0.1,-0.2,-0.3,-0.5",
 }
 RULES = {
     "gaussian": "binary mask 1[μ > 0]: gates open with probability Φ(μ/σ) > 1/2",
@@ -31,7 +31,7 @@ class GateConfig:
     method: str = _f("gaussian", "how the mask is learned", METHODS)
     sweep: str = _f("", "comma-separated λ (gates) or s0 (cs) values, one sweep point each; empty: the method's default")
     trials: int = _f(1, "trials; trial t uses the IMP run's trial-t initialisation θ0 and data order")
-    gate_iterations: int = _f(20_000, "iterations of mask learning (cs: per round)")
+    gate_iterations: int = _f(10_000, "iterations of mask learning (cs: per round)")
     gate_lr: float = _f(1e-2, "Adam learning rate of the gate parameters (μ, log α or s)")
     gate_eval_every: int = _f(1_000, "iterations between evaluations while masks are learned")
     sigma: float = _f(0.5, "Gaussian gates: noise standard deviation σ")
