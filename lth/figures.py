@@ -21,7 +21,16 @@ ARM_STYLE = {  # colour-blind-safe (Okabe-Ito)
     "reinit": ("Random reinitialisation", "#D55E00"),
     "random_prune": ("Random pruning", "#7F7F7F"),
     "one_shot": ("One-shot pruning", "#CC79A7"),
+    # Masks learned by gradient descent (lth.gates): one hue per method, strong (θ₀ frozen) darker with a diamond.
+    "gaussian_strong": ("Gaussian gates, strong (θ₀ frozen)", "#005C43"),
+    "gaussian_weak": ("Gaussian gates, weak (retrained)", "#009E73"),
+    "hard_concrete_strong": ("Hard-concrete gates, strong (θ₀ frozen)", "#9A5B00"),
+    "hard_concrete_weak": ("Hard-concrete gates, weak (retrained)", "#E69F00"),
+    "cs": ("Continuous sparsification (retrained)", "#56B4E9"),
 }
+CONTROLS = ("reinit", "random_prune", "one_shot")  # IMP's controls: each starts from the dense net at level 0
+STRONG_ARMS = ("gaussian_strong", "hard_concrete_strong")  # never trained: accuracy of θ₀ under the learned mask
+GATE_ARMS = (*STRONG_ARMS, "gaussian_weak", "hard_concrete_weak", "cs")
 EXTRA_COLOURS = ["#009E73", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 DASHES = ["solid", "dash", "dot", "dashdot", "longdash"]
 METRICS = {
@@ -55,6 +64,10 @@ def arm_colour(arm: str) -> str:
     if arm in ARM_STYLE:
         return ARM_STYLE[arm][1]
     return EXTRA_COLOURS[sum(map(ord, arm)) % len(EXTRA_COLOURS)]
+
+
+def arm_marker(arm: str) -> str:
+    return "diamond" if arm in STRONG_ARMS else "circle"
 
 
 def describe(config: Config) -> str:
@@ -92,22 +105,27 @@ def _percent_axis(fig: go.Figure, points) -> None:
 def sparsity_frame(summary: pd.DataFrame, metric: str, run_label: str = "") -> pd.DataFrame:
     """Per arm and level: % remaining and the metric's mean, min and max over trials and replicates.
 
-    Every arm starts from the dense network (level 0), which only the ticket trains.
+    IMP's controls start from the dense network (level 0), which only the ticket trains; gate arms
+    do not (a strong ticket is never a trained dense net), and their level is a sweep point, named
+    by its `setting` (λ or s0) in `point`.
     """
     if summary.empty:
         return pd.DataFrame()
     scale = METRICS[metric][1]
     dense = summary[summary.level == 0]
+    if "setting" not in summary:
+        summary = summary.assign(setting=None)
     parts = []
     for arm in sorted(summary.arm.unique(), key=arm_order):
         rows = summary[summary.arm == arm]
-        if arm != "ticket" and not dense.empty:
+        if arm in CONTROLS and not dense.empty:
             rows = pd.concat([dense.assign(arm=arm), rows])
         parts.append(rows)
     s = pd.concat(parts)
+    s = s.assign(point=[f"level {lv}" if not isinstance(x, str) or not x else x for lv, x in zip(s.level, s.setting)])
     grouped = s.groupby(["arm", "level"], sort=False)
     out = grouped.agg(percent_remaining=("percent_remaining", "mean"), mean=(metric, "mean"),
-                      low=(metric, "min"), high=(metric, "max"), n=(metric, "size")).reset_index()
+                      low=(metric, "min"), high=(metric, "max"), n=(metric, "size"), point=("point", "first")).reset_index()
     values = grouped[metric].apply(lambda v: ", ".join(f"{x * scale:.2f}" if scale != 1 else f"{x:.0f}" for x in v))
     out["per_trial"] = values.values
     for col in ("mean", "low", "high"):
@@ -127,10 +145,13 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, arms: list[str]
         return Chart(_layout(fig, title, "no finished levels yet", "% of weights remaining", title), data, metric)
     if arms is not None:
         data = data[data.arm.isin(arms)]
-    for r, (run_label, run_rows) in enumerate(data.groupby("run", sort=False)):
+    empty = data[data.percent_remaining <= 0]
+    if not empty.empty:  # a log axis has no 0: say so rather than drop them silently
+        subtitle += f" · {len(empty)} point(s) with no weight left not drawn"
+    for r, (run_label, run_rows) in enumerate(data[data.percent_remaining > 0].groupby("run", sort=False)):
         dash = DASHES[r % len(DASHES)]
         for arm, rows in run_rows.groupby("arm", sort=False):
-            rows = rows.sort_values("level")
+            rows = rows.sort_values(["percent_remaining", "level"], ascending=[False, True])
             colour, name = arm_colour(arm), arm_label(arm) + (f" · {run_label}" if len(frames) > 1 else "")
             if len(rows) > 1 and (rows.high > rows.low).any():
                 fig.add_trace(go.Scatter(
@@ -139,9 +160,9 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, arms: list[str]
                     mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=name))
             fig.add_trace(go.Scatter(
                 x=rows.percent_remaining, y=rows["mean"], name=name, legendgroup=name, mode="lines+markers",
-                line=dict(color=colour, dash=dash, width=3), marker=dict(size=8),
-                customdata=np.stack([rows.level, rows.percent_remaining, rows.per_trial, rows.n], axis=1),
-                hovertemplate=("level %{customdata[0]} · %{customdata[1]:.2f}% of weights remaining<br>"
+                line=dict(color=colour, dash=dash, width=3), marker=dict(size=9, symbol=arm_marker(arm)),
+                customdata=np.stack([rows.point, rows.percent_remaining, rows.per_trial, rows.n], axis=1),
+                hovertemplate=("%{customdata[0]} · %{customdata[1]:.2f}% of weights remaining<br>"
                                "mean %{y:.2f} over %{customdata[3]} run(s)<br>each: %{customdata[2]}<extra>"
                                + name + "</extra>")))
         dense = run_rows[(run_rows.arm == "ticket") & (run_rows.level == 0)]
@@ -149,8 +170,10 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, arms: list[str]
             fig.add_hline(y=float(dense["mean"].iloc[0]), line=dict(color="black", dash="dot", width=1.5),
                           annotation_text="dense network" + (f" · {run_label}" if len(frames) > 1 else ""),
                           annotation_position="bottom left")
-    _percent_axis(fig, data.percent_remaining)
-    _layout(fig, f"{title} vs weights remaining", subtitle, "% of weights remaining (log scale)", title)
+    _percent_axis(fig, data.percent_remaining[data.percent_remaining > 0])
+    legend_rows = math.ceil(len([t for t in fig.data if t.showlegend is not False]) / 3)
+    _layout(fig, f"{title} vs weights remaining", subtitle, "% of weights remaining (log scale)", title,
+            height=520 + 40 * max(0, legend_rows - 2))
     return Chart(fig, data, f"{metric}_vs_sparsity")
 
 
@@ -230,7 +253,8 @@ def block_density(mask: np.ndarray, max_side: int = 150) -> tuple[np.ndarray, in
     return np.nanmean(blocks, axis=(1, 3)), br, bc
 
 
-def mask_heatmap(mask: np.ndarray, layer: str, subtitle: str = "") -> Chart:
+def mask_heatmap(mask: np.ndarray, layer: str, subtitle: str = "", compact: bool = False, name: str = "") -> Chart:
+    """The mask as an image (block density for large layers); compact: a short title, for half-width charts."""
     density, br, bc = block_density(mask)
     exact = br == bc == 1
     what = "a cell per weight" if exact else f"a cell per {br}×{bc} block: share kept"
@@ -239,24 +263,29 @@ def mask_heatmap(mask: np.ndarray, layer: str, subtitle: str = "") -> Chart:
                                hovertemplate="outputs %{y}, inputs %{x}: %{z:.2f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     kept = mask.mean()
-    _layout(fig, f"Mask of layer {layer}: {kept:.1%} of {mask.size:,} weights kept ({what})", subtitle,
+    title = (f"Layer {layer}: {kept:.1%} of {mask.size:,} kept" if compact
+             else f"Mask of layer {layer}: {kept:.1%} of {mask.size:,} weights kept ({what})")
+    _layout(fig, title, subtitle,
             f"input unit (÷{bc})" if not exact else "input unit", f"output unit (÷{br})" if not exact else "output unit",
             height=460)
     data = pd.DataFrame(density).stack().rename("share_kept").reset_index()
     data.columns = ["block_row", "block_col", "share_kept"]
-    return Chart(fig, data.assign(layer=layer, rows_per_block=br, cols_per_block=bc), f"mask_{layer}")
+    return Chart(fig, data.assign(layer=layer, rows_per_block=br, cols_per_block=bc), name or f"mask_{layer}")
 
 
-def remaining_by_layer(summary: pd.DataFrame, level: int, subtitle: str = "") -> Chart:
-    rows = summary[(summary.level == level) & (summary.arm == "ticket")]
+def remaining_by_layer(summary: pd.DataFrame, level: int, subtitle: str = "", arm: str = "ticket") -> Chart:
+    rows = summary[(summary.level == level) & (summary.arm == arm)]
     cols = [c for c in summary.columns if c.startswith("remaining:")]
     data = pd.DataFrame({"layer": [c.split(":", 1)[1] for c in cols],
                          "percent_remaining": [100 * rows[c].mean() for c in cols]})
-    fig = go.Figure(go.Bar(x=data.layer, y=data.percent_remaining, marker_color=ARM_STYLE["ticket"][1],
+    fig = go.Figure(go.Bar(x=data.layer, y=data.percent_remaining, marker_color=arm_colour(arm),
                            text=[f"{v:.1f}%" for v in data.percent_remaining], textposition="outside"))
     fig.update_yaxes(range=[0, 110])
-    _layout(fig, f"Weights remaining per layer at level {level}", subtitle, "Layer", "% of weights remaining", height=400)
-    return Chart(fig, data.assign(level=level), f"remaining_by_layer_level{level}")
+    setting = rows.setting.iloc[0] if "setting" in rows and not rows.empty else None
+    where = f"level {level}" if not isinstance(setting, str) else f"{setting} · {arm_label(arm)}"
+    _layout(fig, f"Weights remaining per layer at {where}", subtitle, "Layer", "% of weights remaining", height=400)
+    name = f"remaining_by_layer_level{level}" if arm == "ticket" else f"remaining_by_layer_{arm}_point{level}"
+    return Chart(fig, data.assign(level=level, arm=arm), name)
 
 
 def pixel_map(first_layer_mask: np.ndarray, side: int = 28, subtitle: str = "") -> Chart:
