@@ -18,6 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit ru
 from lth import export, figures, paths, results, store  # noqa: E402
 from lth.config import ConfigError  # noqa: E402
 
+GATE_ARMS_HELP = (
+    "- **Gates, strong (θ₀ frozen)**: a mask *learned* by gradient descent (Gaussian or hard-concrete gates) "
+    "applied to the initial weights θ₀, **never trained**: what the mask alone achieves.\n"
+    "- **Gates, weak (retrained)**: the same mask retrained from θ₀ with IMP's own protocol.\n"
+    "- **Continuous sparsification**: weights and a soft mask learned together, the final mask retrained from "
+    "early weights θk.\n\nTheir points are the values of a penalty sweep (λ or s0; hover a point), not pruning "
+    "levels, so they start at their own sparsity rather than at the dense network. "
+    "**Gradient-found tickets** compares them with IMP's masks and costs.")
+
 MIME = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html", "csv": "text/csv"}
 
 
@@ -43,7 +52,9 @@ def run_index() -> pd.DataFrame:
 
 
 def _stamp(path: str) -> float:
-    return store._mtime(paths.status_file(Path(path))) + len(store.finished_units(Path(path)))
+    """Changes when the run or any of its gate sweeps (methods/<method>/) records progress or finishes a unit."""
+    folders = [Path(path), *(m.parent for m in paths.methods_root(Path(path)).glob("*/status.json"))]
+    return sum(store._mtime(paths.status_file(f)) + len(store.finished_units(f)) for f in folders)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -75,9 +86,20 @@ def weight_hist(path: str, level: int, stamp: float) -> pd.DataFrame:
     return results.Run(Path(path)).weight_hist(level)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def methods(path: str, stamp: float) -> pd.DataFrame:
+    return results.Run(Path(path)).methods()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cost_table(path: str, stamp: float) -> pd.DataFrame:
+    return results.cost_table(results.Run(Path(path)))
+
+
 def load(kind: str, run: results.Run, *args):
-    """Cached per-run data (summary, curves, masks, weight_hist); None with a visible error if damaged."""
-    fn = {"summary": summary, "curves": curves, "masks": masks, "weight_hist": weight_hist}[kind]
+    """Cached per-run data (summary, curves, masks, weight_hist, methods, cost_table); None with a visible error if damaged."""
+    fn = {"summary": summary, "curves": curves, "masks": masks, "weight_hist": weight_hist, "methods": methods,
+          "cost_table": cost_table}[kind]
     try:
         return fn(str(run.path), *args, _stamp(str(run.path)))
     except (OSError, ValueError, KeyError) as err:

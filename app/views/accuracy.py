@@ -34,3 +34,5 @@ if run is not None:
                 "- **Random pruning**: a random mask with the same number of weights in each layer.\n"
                 "- **One-shot pruning**: the trained dense network pruned straight to that sparsity, then reset.\n\n"
                 "The x axis is logarithmic: each step left to right removes a fixed share of what is left.")
+            if any(arm in figures.GATE_ARMS for arm in arms_present):
+                st.markdown(common.GATE_ARMS_HELP)

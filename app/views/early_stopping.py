@@ -8,14 +8,19 @@ from lth import figures
 st.title("How fast do tickets learn?")
 run = common.current_run()
 if run is not None and (data := common.load("summary", run)) is not None and not data.empty:
-    arms_present = sorted(data.arm.unique(), key=figures.arm_order)
+    # Strong tickets are never trained (their "early stop" would be the end of mask learning): left out.
+    arms_present = sorted(set(data.arm) - set(figures.STRONG_ARMS), key=figures.arm_order)
+    imp_arms = [a for a in arms_present if a not in figures.GATE_ARMS]  # levels are pruning rounds
     arms = st.multiselect("Arms", arms_present, default=arms_present, format_func=figures.arm_label, key="es_arms")
     common.show(figures.sparsity_chart({run.label: data}, "early_stop_iteration", arms, common.subtitle(run),
                                        show_dense=True), "es")
     st.caption("Early-stop iteration: where validation loss is lowest. Lower means the network learned faster.")
+    if len(imp_arms) < len(arms_present):
+        st.caption("Gradient-found tickets: each point is one value of the penalty sweep (hover for it), retrained "
+                   "with IMP's protocol. Strong tickets are never trained, so they have no early-stop iteration.")
 
     st.subheader("Learning curves")
-    levels = sorted(data.level.unique())
+    levels = sorted(data[data.arm.isin(imp_arms)].level.unique())
     pct = data[data.arm == "ticket"].groupby("level")["percent_remaining"].mean()
     default = sorted({levels[0], levels[len(levels) // 2], levels[-1]})
     c1, c2, c3 = st.columns([3, 2, 2])
@@ -23,7 +28,7 @@ if run is not None and (data := common.load("summary", run)) is not None and not
         del st.session_state["es_levels"]
     picked = c1.multiselect("Levels", levels, default=default, key="es_levels",
                             format_func=lambda lv: f"level {lv} · {pct.get(lv, float('nan')):.1f}%")
-    curve_arms = c2.multiselect("Arms ", arms_present, default=[a for a in ("ticket", "reinit") if a in arms_present],
+    curve_arms = c2.multiselect("Arms ", imp_arms, default=[a for a in ("ticket", "reinit") if a in imp_arms],
                                 format_func=figures.arm_label, key="es_curve_arms")
     metric = c3.radio("Show", ["test_acc", "val_loss"], format_func=lambda m: figures.CURVE_METRICS[m][0],
                       key="es_curve_metric")

@@ -8,20 +8,28 @@ from lth import figures
 st.title("What does the ticket keep?")
 run = common.current_run()
 if run is not None and run.levels and (data := common.load("summary", run)) is not None:
-    levels = run.levels
-    pct = data[data.arm == "ticket"].groupby("level")["percent_remaining"].mean()
-    level = st.select_slider("Level", levels, value=levels[-1], key="m_level",
-                             format_func=lambda lv: f"{lv} · {pct.get(lv, float('nan')):.1f}%")
+    # Every arm with a stored mask (reinit shares the ticket's); a gate arm's levels are its sweep points.
+    arms = sorted(set(data.arm) - {"reinit"}, key=figures.arm_order)
+    c1, c2, c3 = st.columns([2, 3, 1])
+    arm = c1.selectbox("Arm", arms, format_func=figures.arm_label, key="m_arm")
+    rows = data[data.arm == arm]
+    levels = sorted(rows.level.unique())
+    pct = rows.groupby("level")["percent_remaining"].mean()
+    gate = "setting" in rows and rows.setting.notna().any()
+    setting = rows.groupby("level")["setting"].first() if gate else {}
+    if st.session_state.get("m_level") not in levels:  # picked for another arm
+        st.session_state.pop("m_level", None)
+    level = c2.select_slider("Sweep point" if gate else "Level", levels, value=levels[-1], key="m_level",
+                             format_func=lambda lv: (f"{setting.get(lv)} · " if gate else f"{lv} · ")
+                             + f"{pct.get(lv, float('nan')):.1f}%")
     all_masks = common.load("masks", run, level)
-    if all_masks:
-        keys = sorted((k for k in all_masks if k[0] != "next"), key=lambda k: (figures.arm_order(k[0]), k[1], k[2]))
-        c1, c2 = st.columns(2)
-        arm = c1.selectbox("Arm", sorted({k[0] for k in keys}, key=figures.arm_order), format_func=figures.arm_label,
-                           key="m_arm")
-        key = c2.selectbox("Trial", [k for k in keys if k[0] == arm], key=f"m_trial_{arm}",  # options follow the arm
+    keys = sorted(k for k in (all_masks or {}) if k[0] == arm)
+    if keys:
+        key = c3.selectbox("Trial", keys, key=f"m_trial_{arm}",  # options follow the arm
                            format_func=lambda k: f"trial {k[1]}" + (f", control {k[2]}" if k[2] else ""))
-        sub = common.subtitle(run) + f" · level {level}, {figures.arm_label(arm)}, trial {key[1]}"
-        common.show(figures.remaining_by_layer(data, level, common.subtitle(run)), "m-bars")
+        where = f"{setting.get(level)}" if gate else f"level {level}"
+        sub = common.subtitle(run) + f" · {where}, {figures.arm_label(arm)}, trial {key[1]}"
+        common.show(figures.remaining_by_layer(data, level, common.subtitle(run), arm), "m-bars")
         layers = all_masks[key]
         tabs = st.tabs(list(layers))
         for tab, (name, mask) in zip(tabs, layers.items()):
@@ -37,3 +45,5 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
                 common.show(figures.pixel_map(first, 28, sub), "m-pixels")
             with c2:
                 common.show(figures.receptive_fields(first, 28, 16, sub), "m-fields")
+    elif all_masks is not None:
+        st.info(f"No stored mask of {figures.arm_label(arm)} at this point yet.")
