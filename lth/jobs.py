@@ -1,4 +1,4 @@
-"""Experiments in the background: each is a `python -m lth run` subprocess.
+"""Experiments in the background: each is a `python -m lth run` (or `lth gates`) subprocess.
 
 A separate process, not a thread of the caller: a Streamlit click stops the
 page's script, never the experiment, and a crash in training cannot take the
@@ -16,7 +16,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from . import paths, store
-from .config import SECTIONS, Config, flag, preset
+from .config import SECTIONS, Config, ConfigError, flag, preset
+from .gate_config import GateConfig
+
+TORCHVISION_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}  # as lth.data
 
 
 def cli_args(config: Config, preset_name: str) -> list[str]:
@@ -36,8 +39,8 @@ def cli_args(config: Config, preset_name: str) -> list[str]:
 
 @dataclass
 class Job:
-    config: Config
-    run_dir: Path
+    config: Config | GateConfig
+    run_dir: Path  # for a gate sweep, its method folder (status.json, CANCEL)
     log: Path
     process: subprocess.Popen | None
     started: float = field(default_factory=time.time)
@@ -78,8 +81,62 @@ def start(config: Config, preset_name: str, runs_dir: Path, data_dir: Path, devi
     log = logs / f"{config.run_id}.log"
     cmd = [sys.executable, "-m", "lth", "run", *cli_args(config, preset_name), "--runs-dir", str(runs_dir),
            "--data-dir", str(data_dir), "--device", device, "--no-download", "--quiet"]
+    return Job(config, run_dir, log, _spawn(cmd, log))
+
+
+def _spawn(cmd: list[str], log: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(paths.PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     with open(log, "w") as out:
-        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=paths.PROJECT_ROOT, env=env, start_new_session=True)
-    return Job(config, run_dir, log, process)
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=paths.PROJECT_ROOT, env=env, start_new_session=True)
+
+
+# --- gate sweeps (lth.gate_search) on an existing run -------------------------------------
+def gate_args(gcfg: GateConfig) -> list[str]:
+    """The `lth gates` flags that give `gcfg` (fields at their default are left out)."""
+    args, base = ["--method", gcfg.method], GateConfig(method=gcfg.method)
+    for f in fields(GateConfig):
+        value = getattr(gcfg, f.name)
+        if f.name == "method" or value == getattr(base, f.name):
+            continue
+        if isinstance(value, bool):
+            args.append(flag(f.name) if value else "--no-" + f.name.replace("_", "-"))
+        else:
+            args += [flag(f.name), str(value)]
+    return args
+
+
+def data_missing(config: Config, data_dir: Path) -> str:
+    """'' when the run's data set can be read from data_dir without a download; else what is missing, in words."""
+    name = config.data.dataset
+    if name == "synthetic" or (data_dir / f"{name}.npz").exists() or (data_dir / TORCHVISION_FOLDERS[name]).is_dir():
+        return ""
+    return f"this run's data set ({name}) is not in {data_dir}: put {name}.npz there, or pick another folder"
+
+
+def check_gates(run_dir: Path, gcfg: GateConfig) -> None:
+    """Refuse (ConfigError) a sweep the method folder cannot take: other settings than the results it holds."""
+    mdir = paths.method_dir(run_dir, gcfg.method)
+    if not paths.method_file(mdir).exists() or not store.finished_units(mdir):
+        return
+    try:
+        saved = GateConfig.from_dict(store.read_json(paths.method_file(mdir))["gates"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"{paths.method_file(mdir)} is damaged ({err})") from None
+    if saved != gcfg:
+        raise ConfigError(f"this run already has a {gcfg.method} sweep ({saved.sweep or 'default values'}, "
+                          f"{saved.gate_iterations} iterations): one sweep per method per run")
+
+
+def start_gates(run_dir: Path, gcfg: GateConfig, data_dir: Path, device: str = "auto") -> Job:
+    """Start `lth gates` on the run in a subprocess (no process when that sweep is already complete)."""
+    run_dir, data_dir = Path(run_dir).resolve(), Path(data_dir).resolve()
+    check_gates(run_dir, gcfg)
+    mdir = paths.method_dir(run_dir, gcfg.method)
+    if len(store.finished_units(mdir)) >= gcfg.trials * len(gcfg.values):
+        return Job(gcfg, mdir, Path(os.devnull), None)
+    mdir.mkdir(parents=True, exist_ok=True)
+    log = mdir / "gates.log"
+    cmd = [sys.executable, "-m", "lth", "gates", str(run_dir), *gate_args(gcfg), "--data-dir", str(data_dir),
+           "--device", device, "--no-download", "--quiet"]
+    return Job(gcfg, mdir, log, _spawn(cmd, log))

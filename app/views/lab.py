@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 import common
+import gate_lab
 from lth import figures, jobs, paths
 from lth.config import PRESETS, ConfigError, flag, preset
 
@@ -132,3 +133,14 @@ def progress() -> None:
 
 
 progress()
+
+# --- (c) masks learned by gradient descent on the picked run ----------------------------
+st.subheader("Find tickets by gradient descent")
+if run is None:
+    st.info("Pick a run in the sidebar: a sweep learns masks from that run's own initial weights θ₀.")
+else:
+    st.markdown(f"Learn a mask for run `{run.run_id[:6]}` by gradient descent instead of pruning by magnitude, one "
+                "mask per sweep value, in the background. The masks become new arms of the run "
+                "(**Gradient-found tickets** compares them with IMP's). One sweep per method per run.")
+    gate_lab.form(run)
+    gate_lab.progress()
