@@ -1,0 +1,116 @@
+"""Gradient-found tickets: masks learned by gradient descent (gates, continuous sparsification) next to IMP's."""
+
+import streamlit as st
+
+import common
+from lth import figures, gate_figures, paths
+from lth.gate_figures import METHOD_NAMES
+from lth.gate_config import DEFAULT_SWEEPS
+
+ABOUT = """
+IMP finds a mask by **magnitude**: train, drop the smallest weights, rewind, repeat. These methods
+**learn** the mask by gradient descent instead, one gate per weight, with a penalty on how many
+gates are open; a sweep of the penalty gives masks of different sparsities.
+
+- **Gaussian gates** and **hard-concrete gates**: two ways to make an on/off gate differentiable.
+  The weights stay frozen at the run's own initial values θ₀; only the gates learn.
+  - *strong ticket*: θ₀ under the learned mask, **never trained**: its accuracy is what the mask
+    alone achieves.
+  - *weak ticket*: the same mask retrained from θ₀ exactly like IMP's tickets (same iterations,
+    optimiser and early stopping), so the two compare directly.
+- **Continuous sparsification**: weights and a soft mask learn together over a few rounds; the
+  final mask is retrained from the early weights θk, like a late-rewound ticket.
+
+Each sweep value is a separate mask; its *setting* is λ (gate penalty) or s0 (initial mask score).
+"""
+
+st.title("Tickets found by gradient descent")
+run = common.current_run()
+sweeps = common.load("methods", run) if run is not None else None
+if sweeps is not None and sweeps.empty:
+    st.markdown(ABOUT)
+    st.info("This run has no gradient-found masks yet. Add a sweep from the command line (each line learns one "
+            "method's masks from this run's θ₀ and stores them as new arms), or from the **Pruning lab**.")
+    data_dir = paths.data_dir()
+    st.code("\n".join(f"python -m lth gates {run.path} --method {m} --sweep {DEFAULT_SWEEPS[m]} "
+                      f"--data-dir {data_dir}" for m in DEFAULT_SWEEPS), language="bash")
+    st.caption("`--gate-iterations N` sets how long each mask learns (default 20,000); `--no-retrain` skips the "
+               "weak tickets. `python -m lth gates --help` lists every setting.")
+elif sweeps is not None and (data := common.load("summary", run)) is not None:
+    with st.expander("What are these methods?"):
+        st.markdown(ABOUT)
+    st.subheader("Sweeps on this run")
+    st.dataframe(sweeps.assign(
+        method=sweeps.method.map(METHOD_NAMES),
+        arms=sweeps.arms.map(lambda arms: ", ".join(a.rsplit("_", 1)[-1] if a != "cs" else "retrained" for a in arms)),
+        sweep=[", ".join(f"{'s0' if m == 'cs' else 'λ'}={v:g}" for v in vals) for m, vals in zip(sweeps.method, sweeps.sweep)],
+        progress=[f"{d}/{n}" for d, n in zip(sweeps.units_done, sweeps.units)],
+    )[["method", "arms", "sweep", "gate_iterations", "trials", "state", "progress"]],
+        hide_index=True, width="stretch",
+        column_config={"arms": "tickets", "sweep": "settings", "gate_iterations": "mask-learning iterations",
+                       "progress": "points × trials done"})
+    st.markdown("**Final binary mask** (a weight is kept when its gate is more likely open than shut):\n"
+                + "\n".join(f"- {METHOD_NAMES[m]}: {rule}" for m, rule in zip(sweeps.method, sweeps.rule)))
+
+    gate = data[data.setting.notna()] if "setting" in data else data.iloc[:0]
+    if gate.empty:
+        st.info("No sweep point has finished yet: this page fills in as they do.")
+        st.stop()
+    st.subheader("One learned mask next to IMP's")
+    c1, c2, c3 = st.columns([2, 3, 1])
+    arm = c1.selectbox("Arm", sorted(gate.arm.unique(), key=figures.arm_order), format_func=figures.arm_label,
+                       key="g_arm")
+    rows = gate[gate.arm == arm]
+    pct = rows.groupby("level")["percent_remaining"].mean()
+    setting = rows.groupby("level")["setting"].first()
+    if st.session_state.get("g_point") not in pct.index:  # picked for another arm
+        st.session_state.pop("g_point", None)
+    point = c2.select_slider("Sweep point", list(pct.index), key="g_point",
+                             format_func=lambda p: f"{setting[p]} · {pct[p]:.1f}%")
+    trial = c3.selectbox("Trial", sorted(rows[rows.level == point].trial.unique()), key="g_trial",
+                         format_func=lambda t: f"trial {t}")
+    level = gate_figures.nearest_level(data, pct[point])
+    gate_masks, imp_masks = common.load("masks", run, point), common.load("masks", run, level)
+    mine, imp = (gate_masks or {}).get((arm, trial, 0)), (imp_masks or {}).get(("ticket", trial, 0))
+    if mine is None or imp is None:
+        st.info("The masks of this point (or of IMP's ticket at that trial) are not stored yet.")
+        st.stop()
+    imp_row = data[(data.arm == "ticket") & (data.level == level)]
+    name_gate, name_imp = f"{figures.arm_label(arm)} at {setting[point]}", f"IMP ticket at level {level}"
+    short = figures.describe(run.config).split("<br>")[0] + f" · run {run.run_id[:6]} · trial {trial}"
+    overlap = gate_figures.mask_overlap(mine, imp, (name_gate, name_imp), short, f"mask_overlap_{arm}_point{point}")
+    m = st.columns(3)
+    acc = 100 * rows[(rows.level == point) & (rows.trial == trial)].test_acc_at_early_stop.mean()
+    m[0].metric(f"{figures.arm_label(arm)}, {setting[point]}", f"{acc:.2f}%",
+                help=f"Test accuracy; {pct[point]:.2f}% of weights remaining. Strong tickets: at the end of mask "
+                     "learning (never trained). Weak and continuous sparsification: at early stop after retraining.")
+    m[1].metric(f"IMP ticket, level {level} (closest sparsity)", f"{100 * imp_row.test_acc_at_early_stop.mean():.2f}%",
+                help=f"{imp_row.percent_remaining.mean():.2f}% of weights remaining; test accuracy at early stop.")
+    m[2].metric("Masks agree (Jaccard, all layers)", f"{overlap.data.jaccard.iloc[-1]:.2f}",
+                help="Weights kept by both ÷ weights kept by either: 1 = the same mask, 0 = nothing shared.")
+    common.show(overlap, "g-overlap")
+    st.caption("Bars: how much the learned mask and IMP's share, layer by layer and overall. Orange ticks: "
+               "what two random masks of the same densities would share; bars above them mean the two methods "
+               "pick the same weights more often than chance.")
+    st.markdown("**The two masks, layer by layer** (dark = kept)")
+    for tab, layer in zip(st.tabs(list(mine)), mine):
+        with tab:
+            left, right = st.columns(2)
+            with left:
+                common.show(figures.mask_heatmap(mine[layer], layer, f"{name_gate}<br>{short}", True), f"g-{layer}-gate")
+            with right:
+                common.show(figures.mask_heatmap(imp[layer], layer, f"{name_imp}<br>{short}", True), f"g-{layer}-imp")
+
+    st.subheader("What each ticket cost")
+    costs = common.load("cost_table", run)
+    if costs is not None and not costs.empty:
+        common.show(gate_figures.cost_chart(costs, common.subtitle(run)), "g-cost")
+        st.dataframe(costs.assign(arm=costs.arm.map(figures.arm_label)).round(
+            {"percent_remaining": 2, "accuracy": 2, "seconds": 1}), hide_index=True, width="stretch",
+            column_config={"setting": "setting (λ / s0)", "percent_remaining": "% remaining",
+                           "accuracy": "test accuracy (%)", "model_iterations": st.column_config.NumberColumn(
+                               "model-iterations", format="%d"), "seconds": "seconds", "level": "level / point"})
+        st.caption("Model-iterations per trial: one model trained for one iteration counts one. IMP's ticket at level L "
+                   "needs its whole chain (L + 1 trainings); one-shot needs the dense training and its own; a "
+                   "gate or continuous-sparsification mask needs its search plus, for weak tickets, one retraining. "
+                   "Seconds are each model's share of its batch's wall time on the machine that made the run.")
