@@ -13,9 +13,9 @@ import warnings
 import zipfile
 from pathlib import Path
 
-from . import figures
+from . import figures, gate_figures
 from .figures import Chart
-from .results import Run
+from .results import Run, cost_table
 
 FORMATS = ("png", "svg", "html", "csv")
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -87,6 +87,26 @@ def run_charts(run: Run) -> list[Chart]:
             charts.append(figures.pixel_map(first, 28, sub + f" · level {level}, trial 0"))
     except (OSError, ValueError, KeyError, StopIteration, IndexError):
         pass  # a damaged level leaves its charts out; the rest still export
+    if run.method_dirs():
+        charts += gate_charts(run, summary, sub)
+    return charts
+
+
+def gate_charts(run: Run, summary, sub: str) -> list[Chart]:
+    """With gate sweeps: accuracy and cost of every arm, and each gate arm's middle sweep point vs IMP's mask."""
+    charts = [gate_figures.cost_chart(cost_table(run), sub)]
+    gates = summary[summary.arm.isin(figures.GATE_ARMS) & (summary.trial == 0)]
+    short = figures.describe(run.config).split("<br>")[0] + f" · run {run.run_id[:6]} · trial 0"
+    for arm in sorted(gates.arm.unique(), key=figures.arm_order):
+        rows = gates[gates.arm == arm].sort_values("level")
+        row = rows.iloc[len(rows) // 2]
+        level = gate_figures.nearest_level(summary, row.percent_remaining)
+        try:
+            mine, imp = run.masks(int(row.level))[(arm, 0, 0)], run.masks(level)[("ticket", 0, 0)]
+        except (OSError, ValueError, KeyError):
+            continue  # a damaged unit leaves its chart out
+        names = (f"{figures.arm_label(arm)} at {row.setting}", f"IMP ticket at level {level}")
+        charts.append(gate_figures.mask_overlap(mine, imp, names, short, f"mask_overlap_{arm}_point{int(row.level)}"))
     return charts
 
 

@@ -145,6 +145,8 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, arms: list[str]
         return Chart(_layout(fig, title, "no finished levels yet", "% of weights remaining", title), data, metric)
     if arms is not None:
         data = data[data.arm.isin(arms)]
+    if metric == "early_stop_iteration":  # strong tickets are never trained: no early stop to show
+        data = data[~data.arm.isin(STRONG_ARMS)]
     empty = data[data.percent_remaining <= 0]
     if not empty.empty:  # a log axis has no 0: say so rather than drop them silently
         subtitle += f" · {len(empty)} point(s) with no weight left not drawn"

@@ -20,6 +20,7 @@ if run is not None:
                        mime="application/zip", disabled=not usable, on_click="ignore", type="primary",
                        key="export_zip")
     st.caption(f"Charts: accuracy and early-stop iteration vs sparsity, learning curves, weights per layer, "
-               f"weight histograms, masks. Each names the run ({run.run_id[:6]}) and its config.")
+               f"weight histograms, masks; with gradient-found tickets, accuracy and cost of every arm and how each "
+               f"learned mask overlaps IMP's. Each names the run ({run.run_id[:6]}) and its config.")
     st.markdown("The same files without the app:")
     st.code(f"python -m lth export {run.path} --out figures/{run.run_id[:6]}", language="bash")
