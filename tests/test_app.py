@@ -7,8 +7,11 @@ the first run has imported torch. Data: a copy of conftest's `finished_run` (tes
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -72,6 +75,13 @@ def title(figure: dict) -> str:
 
 def named_traces(figure: dict) -> list[str]:
     return [t["name"] for t in figure["data"] if t.get("name")]
+
+
+def numbers(values) -> list[float]:
+    """A trace's x or y as numbers: plotly writes numpy arrays as {'dtype', 'bdata' (base64)}."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
 
 
 def texts(elements) -> list[str]:
@@ -292,3 +302,141 @@ def test_lab_refuses_bad_values_and_starts_nothing(app, yours, key, value, named
     assert store_mod.find_runs(yours) == []
     assert not (yours / ".logs").exists()  # where a started job writes its log
     assert "Your experiments" not in texts(at.subheader)
+
+
+# --- gradient-found tickets (gate sweeps as further arms) ------------------------------------
+@pytest.fixture(scope="module")
+def gated_store(gated_run, tmp_path_factory):
+    return make_store(gated_run.path, tmp_path_factory.mktemp("gated_store"))
+
+
+@pytest.fixture
+def gated(tmp_path, monkeypatch, gated_store):
+    """Like `app`, on a shipped root holding the gated run (every gate sweep, 3 points each)."""
+    use_roots(monkeypatch, gated_store.shipped, tmp_path)
+
+    def open_page(stem: str) -> AppTest:
+        at = AppTest.from_file(str(ENTRY), default_timeout=60).run()
+        at.switch_page(relative_page(stem)).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.selectbox(key="run").value == str(gated_store.run)
+        return at
+
+    return open_page
+
+
+def test_gradient_page_without_sweeps_shows_the_command(app, store):
+    at = app("gradient")
+    assert not figures(at)
+    assert any("no gradient-found masks yet" in m for m in texts(at.info))
+    commands = at.get("code")[0].value.splitlines()
+    assert [c.split(" --method ")[1].split()[0] for c in commands] == ["gaussian", "hard_concrete", "cs"]
+    assert all(c.startswith(f"python -m lth gates {store.run} ") for c in commands)
+
+
+def test_gradient_page_compares_a_learned_mask_with_imp(gated, gated_store):
+    from lth import gate_figures, results
+
+    at = gated("gradient")
+    assert len(at.dataframe[0].value) == 3  # the sweeps table: one row per method
+    charts = figures(at)
+    assert set(charts) == {"chart-g-overlap", "chart-g-cost"} | {f"chart-g-{layer}-{side}" for layer in
+                                                                  ("fc1", "fc2", "output") for side in ("gate", "imp")}
+    assert at.get("download_button") and len(at.get("download_button")) == 4 * len(charts)
+    arm = at.selectbox(key="g_arm")
+    assert arm.value == "gaussian_strong"
+    assert set(arm.options) >= {"Continuous sparsification (retrained)", "Hard-concrete gates, weak (retrained)"}
+
+    at.selectbox(key="g_arm").set_value("hard_concrete_weak").run()
+    at.select_slider(key="g_point").set_value(2).run()
+    run = results.Run(gated_store.run)
+    summary = run.summary()
+    pct = summary[(summary.arm == "hard_concrete_weak") & (summary.level == 2)].percent_remaining.mean()
+    level = gate_figures.nearest_level(summary, pct)
+    assert f"IMP ticket, level {level} (closest sparsity)" in [m.label for m in at.metric]
+    expected = gate_figures.overlap_frame(run.masks(2)[("hard_concrete_weak", 0, 0)], run.masks(level)[("ticket", 0, 0)])
+    overlap = figures(at)["chart-g-overlap"]
+    assert numbers(overlap["data"][0]["y"]) == pytest.approx(expected.jaccard.tolist())
+    assert "Hard-concrete gates, weak (retrained) at λ=0.001" in title(overlap)
+
+
+def test_masks_page_shows_a_gate_arm_at_its_sweep_points(gated):
+    at = gated("masks")
+    at.selectbox(key="m_arm").set_value("cs").run()
+    slider = at.select_slider(key="m_level")
+    assert slider.label == "Sweep point"
+    assert [o.split(" · ")[0] for o in slider.options] == ["s0=0.05", "s0=0", "s0=-0.1"]
+    slider.set_value(2).run()
+    charts = figures(at)
+    assert title(charts["chart-m-bars"]).startswith("Weights remaining per layer at s0=0 · Continuous sparsification")
+    assert "s0=0, Continuous sparsification" in title(charts["chart-m-fc1"])
+    at.selectbox(key="m_arm").set_value("ticket").run()  # back to IMP: levels again, the last one picked
+    assert at.select_slider(key="m_level").label == "Level" and at.select_slider(key="m_level").value == 2
+
+
+def test_accuracy_and_early_stopping_show_gate_arms(gated):
+    at = gated("accuracy")
+    traces = {t["name"]: t for t in figures(at)["chart-accuracy"]["data"] if t.get("name")}
+    assert "Gaussian gates, strong (θ₀ frozen)" in traces and "Continuous sparsification (retrained)" in traces
+    cs = numbers(traces["Continuous sparsification (retrained)"]["x"])
+    assert len(cs) == 3 and 100.0 not in cs  # its three sweep points, never the dense net
+    assert 100.0 in numbers(traces["Random reinitialisation"]["x"])
+    assert any("never trained" in m for m in texts(at.markdown))
+    at.switch_page(relative_page("early_stopping")).run()
+    assert not [n for n in named_traces(figures(at)["chart-es"]) if "strong" in n]
+    assert at.multiselect(key="es_curve_arms").options == ["Winning ticket (IMP)", "Random reinitialisation",
+                                                           "Random pruning", "One-shot pruning"]
+
+
+@pytest.mark.parametrize("field, value, named", [
+    ("gate_sweep", "1e-5,abc", "--sweep"),
+    ("gate_sweep", "1,2,3,4,5,6", "between 1 and 5"),
+    ("gate_iterations", 10, "--gate-iterations"),
+])
+def test_lab_gate_form_refuses_bad_values_and_starts_nothing(app, store, field, value, named):
+    at = app("lab")
+    widget = at.text_input(key=field) if field == "gate_sweep" else at.number_input(key=field)
+    widget.set_value(value)
+    at.get("form_submit_button")[1].click().run()
+    assert not at.exception
+    errors = texts(at.error)
+    assert len(errors) == 1 and named in errors[0], errors
+    assert not (store.run / "methods").exists()
+
+
+def test_lab_gate_form_refuses_other_settings_for_a_finished_sweep(gated, gated_store):
+    at = gated("lab")
+    before = sorted(p.stat().st_mtime_ns for p in (gated_store.run / "methods").rglob("*"))
+    at.text_input(key="gate_sweep").set_value("1e-5")
+    at.get("form_submit_button")[1].click().run()
+    errors = texts(at.error)
+    assert len(errors) == 1 and "already has a gaussian sweep" in errors[0], errors
+    assert sorted(p.stat().st_mtime_ns for p in (gated_store.run / "methods").rglob("*")) == before
+
+
+def test_lab_gate_sweep_runs_in_the_background_and_the_pages_pick_it_up(monkeypatch, tmp_path, finished_run):
+    """A real `lth gates` subprocess on a private copy of the run; the cached pages see it without a restart."""
+    own = make_store(finished_run.path, tmp_path)
+    use_roots(monkeypatch, own.shipped, tmp_path / "yours")
+    at = AppTest.from_file(str(ENTRY), default_timeout=60).run()
+    at.switch_page(relative_page("gradient")).run()
+    assert not figures(at)  # no sweep yet
+    at.switch_page(relative_page("lab")).run()
+    at.text_input(key="gate_sweep").set_value("1e-4,1e-3")
+    at.number_input(key="gate_iterations").set_value(50)
+    at.checkbox(key="gate_retrain").uncheck()
+    at.get("form_submit_button")[1].click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    mdir = own.run / "methods" / "gaussian"
+    deadline = time.monotonic() + 180
+    while store_mod.read_status(mdir).get("state") not in ("done", "failed") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert store_mod.read_status(mdir)["state"] == "done", (mdir / "gates.log").read_text()[-2000:]
+    done = lambda: [m for m in texts(at.success) if "Gaussian gates on run" in m and ": done" in m]  # noqa: E731
+    while not done() and time.monotonic() < deadline:  # the process writes its last status, then exits
+        time.sleep(0.5)
+        at.run()
+    assert done(), texts(at.success)
+    at.switch_page(relative_page("gradient")).run()
+    assert "chart-g-overlap" in figures(at)
+    assert at.selectbox(key="g_arm").options == ["Gaussian gates, strong (θ₀ frozen)"]
