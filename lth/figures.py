@@ -95,8 +95,13 @@ def _layout(fig: go.Figure, title: str, subtitle: str, x: str, y: str, height: i
 
 def _percent_axis(fig: go.Figure, points) -> None:
     """Log axis, 100% on the left; ticks at the data's own levels when there are few."""
-    points = sorted({round(float(p), 1) for p in points}, reverse=True)
+    points = sorted({float(f"{p:.3g}") for p in points if p > 0}, reverse=True)
     ticks = points if len(points) <= 10 else [t for t in PERCENT_TICKS if t >= min(points) * 0.8]
+    spaced = ticks[:1]
+    for t in ticks[1:]:  # labels closer than ~15% in value would print over each other
+        if spaced[-1] / t >= 1.15:
+            spaced.append(t)
+    ticks = spaced
     fig.update_xaxes(type="log", autorange="reversed", tickvals=ticks, ticktext=[f"{t:g}%" for t in ticks],
                      tickangle=0)
 

@@ -329,7 +329,7 @@ def test_gradient_page_without_sweeps_shows_the_command(app, store):
     at = app("gradient")
     assert not figures(at)
     assert any("no gradient-found masks yet" in m for m in texts(at.info))
-    commands = at.get("code")[0].value.splitlines()
+    commands = at.code[0].value.splitlines()
     assert [c.split(" --method ")[1].split()[0] for c in commands] == ["gaussian", "hard_concrete", "cs"]
     assert all(c.startswith(f"python -m lth gates {store.run} ") for c in commands)
 

@@ -45,7 +45,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 RUNNING = '[data-testid="stStatusWidget"]'  # Streamlit's "running" indicator, present while a script runs
 EXCEPTION = '[data-testid="stException"]'
 CHART = ".js-plotly-plot"
-NAV_LABELS = {"start": "Start here", "accuracy": "Accuracy vs sparsity", "masks": "Masks", "lab": "Pruning lab"}
+NAV_LABELS = {"start": "Start here", "accuracy": "Accuracy vs sparsity", "masks": "Masks", "lab": "Pruning lab",
+              "gradient": "Gradient-found tickets"}
 TIMINGS: dict[str, float | list[float]] = {}
 
 
@@ -56,6 +57,7 @@ class Server:
     store: Store
     yours: Path  # $LTH_RUNS_DIR: where the lab writes
     log: Path
+    gated: Path  # a second shipped run, with every gate sweep (listed after the store's run: fewer units)
 
 
 def free_port() -> int:
@@ -80,9 +82,11 @@ def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float 
 
 
 @pytest.fixture(scope="module")
-def server(finished_run, tmp_path_factory):
+def server(finished_run, gated_run, tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser_store")
     store = make_store(finished_run.path, folder)
+    gated = Path(shutil.copytree(gated_run.path, store.shipped / gated_run.path.name,
+                                 ignore=shutil.ignore_patterns(".lock", "CANCEL")))
     yours = folder / "yours"
     yours.mkdir()
     url, log = f"http://localhost:{free_port()}", folder / "streamlit.log"
@@ -95,7 +99,7 @@ def server(finished_run, tmp_path_factory):
                                    stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_healthy(url, process, log)
-        yield Server(url, store, yours, log)
+        yield Server(url, store, yours, log, gated)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -207,6 +211,18 @@ def test_page_switch_timings(server, page):
     TIMINGS["page switch via sidebar (accuracy, masks, lab, start)"] = switches
     assert_no_exception(page)
     assert f"run={server.store.run_id}" in page.url  # the picked run stays in the address bar
+
+
+def test_gradient_page_on_a_gated_run(server, page):
+    """The learned mask next to IMP's, their overlap and the cost chart, drawn in a browser."""
+    page.goto(f"{server.url}/gradient?run={server.gated.name[:6]}")
+    sync_api.expect(page.locator("h1").first).to_have_text(TITLES["gradient"], timeout=90_000)
+    page.get_by_text("How much two masks agree").first.wait_for(timeout=90_000)
+    page.locator(RUNNING).wait_for(state="detached", timeout=90_000)
+    assert_no_exception(page)
+    assert page.locator(CHART).count() >= 4  # overlap, the first layer's two masks, cost (other tabs are hidden)
+    assert page.get_by_text("Accuracy, and what finding and training each ticket cost").count() == 1
+    screenshot(page, "gradient-gated")
 
 
 def test_accuracy_downloads_png_and_csv(server, page):

@@ -5,7 +5,7 @@ import streamlit as st
 import common
 from lth import figures, gate_figures, paths
 from lth.gate_figures import METHOD_NAMES
-from lth.gate_config import DEFAULT_SWEEPS
+from lth.gate_config import DEFAULT_SWEEPS, GateConfig
 
 ABOUT = """
 IMP finds a mask by **magnitude**: train, drop the smallest weights, rewind, repeat. These methods
@@ -32,10 +32,12 @@ if sweeps is not None and sweeps.empty:
     st.info("This run has no gradient-found masks yet. Add a sweep from the command line (each line learns one "
             "method's masks from this run's θ₀ and stores them as new arms), or from the **Pruning lab**.")
     data_dir = paths.data_dir()
-    st.code("\n".join(f"python -m lth gates {run.path} --method {m} --sweep {DEFAULT_SWEEPS[m]} "
-                      f"--data-dir {data_dir}" for m in DEFAULT_SWEEPS), language="bash")
-    st.caption("`--gate-iterations N` sets how long each mask learns (default 20,000); `--no-retrain` skips the "
-               "weak tickets. `python -m lth gates --help` lists every setting.")
+    st.code("\n".join(f"python -m lth gates {run.path} --method {m} --data-dir {data_dir}" for m in DEFAULT_SWEEPS),
+            language="bash", wrap_lines=True)
+    st.caption(f"Default sweeps: λ = {DEFAULT_SWEEPS['gaussian']} for the gates, s0 = {DEFAULT_SWEEPS['cs']} for "
+               f"continuous sparsification (`--sweep` to choose); `--gate-iterations N` sets how long each mask "
+               f"learns (default {GateConfig().gate_iterations:,}); `--no-retrain` skips the weak tickets. "
+               "`python -m lth gates --help` lists every setting.")
 elif sweeps is not None and (data := common.load("summary", run)) is not None:
     with st.expander("What are these methods?"):
         st.markdown(ABOUT)
@@ -47,9 +49,9 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
         progress=[f"{d}/{n}" for d, n in zip(sweeps.units_done, sweeps.units)],
     )[["method", "arms", "sweep", "gate_iterations", "trials", "state", "progress"]],
         hide_index=True, width="stretch",
-        column_config={"arms": "tickets", "sweep": "settings", "gate_iterations": "mask-learning iterations",
+        column_config={"arms": "tickets", "sweep": "settings", "gate_iterations": "mask-learning iterations (cs: per round)",
                        "progress": "points × trials done"})
-    st.markdown("**Final binary mask** (a weight is kept when its gate is more likely open than shut):\n"
+    st.markdown("**How each method turns what it learned into the final binary mask:**\n"
                 + "\n".join(f"- {METHOD_NAMES[m]}: {rule}" for m, rule in zip(sweeps.method, sweeps.rule)))
 
     gate = data[data.setting.notna()] if "setting" in data else data.iloc[:0]
@@ -81,7 +83,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
     overlap = gate_figures.mask_overlap(mine, imp, (name_gate, name_imp), short, f"mask_overlap_{arm}_point{point}")
     m = st.columns(3)
     acc = 100 * rows[(rows.level == point) & (rows.trial == trial)].test_acc_at_early_stop.mean()
-    m[0].metric(f"{figures.arm_label(arm)}, {setting[point]}", f"{acc:.2f}%",
+    m[0].metric(f"Learned mask, {setting[point]}", f"{acc:.2f}%",
                 help=f"Test accuracy; {pct[point]:.2f}% of weights remaining. Strong tickets: at the end of mask "
                      "learning (never trained). Weak and continuous sparsification: at early stop after retraining.")
     m[1].metric(f"IMP ticket, level {level} (closest sparsity)", f"{100 * imp_row.test_acc_at_early_stop.mean():.2f}%",
@@ -107,9 +109,10 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
         common.show(gate_figures.cost_chart(costs, common.subtitle(run)), "g-cost")
         st.dataframe(costs.assign(arm=costs.arm.map(figures.arm_label)).round(
             {"percent_remaining": 2, "accuracy": 2, "seconds": 1}), hide_index=True, width="stretch",
-            column_config={"setting": "setting (λ / s0)", "percent_remaining": "% remaining",
-                           "accuracy": "test accuracy (%)", "model_iterations": st.column_config.NumberColumn(
-                               "model-iterations", format="%d"), "seconds": "seconds", "level": "level / point"})
+            column_config={"arm": st.column_config.TextColumn("arm", width="medium"), "setting": "λ / s0",
+                           "percent_remaining": "% remaining", "accuracy": "test accuracy (%)",
+                           "model_iterations": st.column_config.NumberColumn("model-iterations", format="%d"),
+                           "seconds": "seconds", "level": "level / point", "trials": "trials"})
         st.caption("Model-iterations per trial: one model trained for one iteration counts one. IMP's ticket at level L "
                    "needs its whole chain (L + 1 trainings); one-shot needs the dense training and its own; a "
                    "gate or continuous-sparsification mask needs its search plus, for weak tickets, one retraining. "
