@@ -440,3 +440,12 @@ def test_lab_gate_sweep_runs_in_the_background_and_the_pages_pick_it_up(monkeypa
     at.switch_page(relative_page("gradient")).run()
     assert "chart-g-overlap" in figures(at)
     assert at.selectbox(key="g_arm").options == ["Gaussian gates, strong (θ₀ frozen)"]
+
+
+@pytest.mark.parametrize("stem", list(TITLES))
+def test_every_page_works_on_a_gated_run(gated, stem):
+    at = gated(stem)
+    assert texts(at.title) == [TITLES[stem]]
+    assert not at.error, texts(at.error)
+    if CHARTS[stem]:
+        assert figures(at), stem
