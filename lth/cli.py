@@ -144,6 +144,11 @@ def cmd_show(args) -> int:
     table = results.level_table(run, args.metric)
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print(table.to_string(index=False) if not table.empty else "no finished level yet")
+        gates = results.gate_table(run, args.metric)
+        if not gates.empty:
+            print("\nmasks learned by gradient descent (level = sweep point; imp_*: IMP's ticket at the closest "
+                  "sparsity; model_iterations and seconds per trial, to find and train the ticket)")
+            print(gates.round(2).to_string(index=False))
     return 0
 
 

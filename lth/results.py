@@ -177,8 +177,10 @@ class Run:
 
 
 def level_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
-    """Per level: % weights remaining, then the mean over trials and replicates of each arm's figures."""
+    """Per IMP level: % weights remaining, then the mean over trials and replicates of each arm's figures."""
     s = run.summary()
+    if "method" in s:  # sweeps' levels are sweep points, not pruning rounds: see gate_table
+        s = s[s["method"].isna()]
     if s.empty:
         return pd.DataFrame()
     ticket = s[s.arm == "ticket"].groupby("level")["percent_remaining"].mean().rename("% remaining")
@@ -225,6 +227,26 @@ def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
                 trials=("trial", "nunique")).reset_index()
     out["accuracy"] = 100 * out["accuracy"]
     return out.sort_values(["arm", "percent_remaining"], ascending=[True, False], ignore_index=True)
+
+
+def gate_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
+    """Per gate / cs arm and sweep point: % remaining, accuracy, and IMP's ticket at the closest sparsity."""
+    costs = cost_table(run, metric)
+    if costs.empty:
+        return pd.DataFrame()
+    imp = costs[costs.arm == "ticket"]
+    out = costs[~costs.arm.isin(list(ARM_LABELS))].copy()
+    if out.empty or imp.empty:
+        return out
+    # closest on the log scale the charts use: ratios, not differences, of % remaining
+    ratio = np.abs(np.log(np.maximum(out.percent_remaining.to_numpy()[:, None], 1e-9) / imp.percent_remaining.to_numpy()))
+    nearest = imp.iloc[ratio.argmin(axis=1)]
+    out["imp_level"] = nearest.level.to_numpy()
+    out["imp_percent_remaining"] = nearest.percent_remaining.to_numpy()
+    out["imp_accuracy"] = nearest.accuracy.to_numpy()
+    out["imp_model_iterations"] = nearest.model_iterations.to_numpy()
+    out["imp_seconds"] = nearest.seconds.to_numpy()
+    return out.reset_index(drop=True)
 
 
 def records_arms(summary: pd.DataFrame) -> list[str]:

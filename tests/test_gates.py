@@ -213,3 +213,15 @@ def test_sweep_uses_the_imp_runs_initialisation(gated_run):
     for n, p in imp.items():
         assert torch.equal(theta[n][0], p[0]) and torch.equal(theta[n][-1], p[0])
     assert model.prunable == sum(int(np.prod(v.shape[1:])) for n, v in theta.items() if n.endswith(".weight"))
+
+
+def test_show_keeps_imp_levels_apart_from_sweep_points(gated_run):
+    levels = results.level_table(gated_run.run)
+    assert levels.level.tolist() == [0, 1, 2] and not any(c.startswith("gaussian") for c in levels.columns)
+    table = results.gate_table(gated_run.run)
+    assert set(table.arm) == GATE_ARMS
+    imp = results.cost_table(gated_run.run).query("arm == 'ticket'").set_index("level")
+    for _, row in table.iterrows():  # IMP's level is the closest in % remaining on the log scale
+        ratios = (imp.percent_remaining / max(row.percent_remaining, 1e-9)).map(lambda r: abs(math.log(r)))
+        assert row.imp_level == ratios.idxmin()
+        assert row.imp_accuracy == imp.accuracy[row.imp_level]
