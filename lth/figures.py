@@ -39,6 +39,8 @@ METRICS = {
     "train_acc_final": ("Train accuracy at the end of training (%)", 100),
     "early_stop_iteration": ("Early-stop iteration", 1),
 }
+AXIS_TITLES = {"test_acc_at_early_stop": "Test accuracy (%)", "test_acc_final": "Test accuracy, end (%)",
+               "train_acc_final": "Train accuracy, end (%)", "early_stop_iteration": "Early-stop iteration"}
 CURVE_METRICS = {"test_acc": ("Test accuracy (%)", 100), "val_loss": ("Validation loss", 1),
                  "val_acc": ("Validation accuracy (%)", 100), "train_loss": ("Training loss", 1)}
 PERCENT_TICKS = [100, 51.3, 21.1, 13.5, 7.0, 3.6, 1.9, 1.0, 0.5, 0.2]
@@ -84,11 +86,14 @@ def describe(config: Config) -> str:
             f"Adam {t.lr:g}, batch {t.batch_size} · prune {rates} per level, {rewind}")
 
 
-def _layout(fig: go.Figure, title: str, subtitle: str, x: str, y: str, height: int = 520) -> go.Figure:
+def _layout(fig: go.Figure, title: str, subtitle: str, x: str, y: str, height: int = 520,
+            legend_rows: int = 2) -> go.Figure:
+    """Title with a subtitle, axis titles, legend below; each legend row beyond two adds height, not less plot."""
+    extra = 34 * max(0, legend_rows - 2)
     fig.update_layout(
         title=dict(text=f"{title}<br><sup>{subtitle}</sup>", x=0.01, xanchor="left"),
-        xaxis_title=x, yaxis_title=y, font=FONT, template="plotly_white", height=height,
-        legend=dict(orientation="h", yanchor="top", y=-0.3, x=0), margin=dict(l=80, r=30, t=135, b=150),
+        xaxis_title=x, yaxis_title=y, font=FONT, template="plotly_white", height=height + extra,
+        legend=dict(orientation="h", yanchor="top", y=-0.3, x=0), margin=dict(l=80, r=30, t=135, b=150 + extra),
         hoverlabel=dict(font_size=14))
     return fig
 
@@ -97,9 +102,10 @@ def _percent_axis(fig: go.Figure, points) -> None:
     """Log axis, 100% on the left; ticks at the data's own levels when there are few."""
     points = sorted({float(f"{p:.3g}") for p in points if p > 0}, reverse=True)
     ticks = points if len(points) <= 10 else [t for t in PERCENT_TICKS if t >= min(points) * 0.8]
+    span = math.log(max(points) / min(points)) if len(points) > 1 else 1.0
     spaced = ticks[:1]
-    for t in ticks[1:]:  # labels closer than ~15% in value would print over each other
-        if spaced[-1] / t >= 1.15:
+    for t in ticks[1:]:  # labels closer than ~7% of the axis width would print over each other
+        if math.log(spaced[-1] / t) >= max(0.07 * span, math.log(1.15)):
             spaced.append(t)
     ticks = spaced
     fig.update_xaxes(type="log", autorange="reversed", tickvals=ticks, ticktext=[f"{t:g}%" for t in ticks],
@@ -179,8 +185,8 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, arms: list[str]
                           annotation_position="bottom left")
     _percent_axis(fig, data.percent_remaining[data.percent_remaining > 0])
     legend_rows = math.ceil(len([t for t in fig.data if t.showlegend is not False]) / 3)
-    _layout(fig, f"{title} vs weights remaining", subtitle, "% of weights remaining (log scale)", title,
-            height=520 + 40 * max(0, legend_rows - 2))
+    _layout(fig, f"{title} vs weights remaining", subtitle, "% of weights remaining (log scale)", AXIS_TITLES[metric],
+            height=580, legend_rows=legend_rows)
     return Chart(fig, data, f"{metric}_vs_sparsity")
 
 
