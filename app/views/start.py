@@ -60,6 +60,7 @@ if run is not None:
                            f"{same['mean'].iloc[0] - best['mean']:+.2f} points vs the ticket")
         common.show(chart, "start")
         st.caption("Lines: mean over trials; bands: min to max. Hover a point for its level and each trial's value. "
-                   "The other pages go deeper: speed of learning, what the pruned weights were, and what the masks look like.")
+                   "The other pages go deeper: speed of learning, what the pruned weights were, what the masks look like, "
+                   "and masks learned by gradient descent instead of pruned by magnitude.")
     elif data is not None:
         st.info("This run has no finished level yet; pick another run in the sidebar.")
