@@ -103,5 +103,7 @@ def cost_chart(costs: pd.DataFrame, subtitle: str = "") -> Chart:
     values = sorted(shown.model_iterations.unique())
     if len(values) <= 8:  # label the costs there are, not plotly's minor log ticks
         fig.update_yaxes(tickvals=values, ticktext=[f"{v:,.0f}" for v in values], row=2, col=1)
+    else:  # powers of ten only
+        fig.update_yaxes(dtick=1, tickformat=",.0f", row=2, col=1)
     fig.update_layout(legend=dict(y=-0.16))
     return Chart(fig, data, "accuracy_and_cost")
