@@ -296,7 +296,7 @@ def remaining_by_layer(summary: pd.DataFrame, level: int, subtitle: str = "", ar
     fig.update_yaxes(range=[0, 110])
     setting = rows.setting.iloc[0] if "setting" in rows and not rows.empty else None
     where = f"level {level}" if not isinstance(setting, str) else f"{setting} · {arm_label(arm)}"
-    _layout(fig, f"Weights remaining per layer at {where}", subtitle, "Layer", "% of weights remaining", height=400)
+    _layout(fig, f"Weights remaining per layer at {where}", subtitle, "Layer", "% remaining", height=400)
     name = f"remaining_by_layer_level{level}" if arm == "ticket" else f"remaining_by_layer_{arm}_point{level}"
     return Chart(fig, data.assign(level=level, arm=arm), name)
 
