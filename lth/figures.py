@@ -82,7 +82,8 @@ def describe(config: Config) -> str:
              else f"{conv}fc {p.rate_fc:.0%} / output {p.rate_output:.0%}")
     rewind = "rewind to init" if p.rewind_iteration == 0 else f"rewind to iteration {p.rewind_iteration}"
     trials = f"{e.trials} trial" + ("s" if e.trials > 1 else "")
-    return (f"{model} on {data[config.data.dataset]} · {t.iterations:,} iterations a level · {trials}<br>"
+    label = f"<b>{e.label}</b><br>" if e.label else ""
+    return (f"{label}{model} on {data[config.data.dataset]} · {t.iterations:,} iterations a level · {trials}<br>"
             f"Adam {t.lr:g}, batch {t.batch_size} · prune {rates} per level, {rewind}")
 
 
@@ -90,10 +91,11 @@ def _layout(fig: go.Figure, title: str, subtitle: str, x: str, y: str, height: i
             legend_rows: int = 2) -> go.Figure:
     """Title with a subtitle, axis titles, legend below; each legend row beyond two adds height, not less plot."""
     extra = 34 * max(0, legend_rows - 2)
+    lines = 24 * max(0, subtitle.count("<br>") - 1)  # a run's label adds a subtitle line: more room above
     fig.update_layout(
         title=dict(text=f"{title}<br><sup>{subtitle}</sup>", x=0.01, xanchor="left"),
-        xaxis_title=x, yaxis_title=y, font=FONT, template="plotly_white", height=height + extra,
-        legend=dict(orientation="h", yanchor="top", y=-0.3, x=0), margin=dict(l=80, r=30, t=135, b=150 + extra),
+        xaxis_title=x, yaxis_title=y, font=FONT, template="plotly_white", height=height + extra + lines,
+        legend=dict(orientation="h", yanchor="top", y=-0.3, x=0), margin=dict(l=80, r=30, t=135 + lines, b=150 + extra),
         hoverlabel=dict(font_size=14))
     return fig
 

@@ -107,3 +107,14 @@ def test_bad_value_raises_config_error_naming_the_flag(overrides, flag):
 def test_arms_follow_the_experiment_section():
     assert Config().arms == ("ticket", "reinit", "random_prune", "one_shot")
     assert Config().override(reinit=0, one_shot=False).arms == ("ticket", "random_prune")
+
+
+def test_reduced_preset_says_so_on_every_chart():
+    from lth import figures
+
+    reduced = preset("conv2-fashion-reduced")
+    assert reduced.experiment.label.startswith("REDUCED protocol")
+    assert reduced.training.iterations < preset("conv2-cifar10").training.iterations
+    assert figures.describe(reduced).startswith(f"<b>{reduced.experiment.label}</b><br>")
+    assert "REDUCED" not in figures.describe(preset("lenet-mnist"))
+    assert "label" not in json.dumps(canonical(preset("lenet-mnist")))  # a default: old run ids unchanged
