@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 import time
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -64,8 +65,12 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    """The arrays of an .npz; a damaged file (cut off, not a zip) is a ValueError naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, EOFError, ValueError) as err:
+        raise ValueError(f"{path} is damaged ({err})") from None
 
 
 def pack_mask(mask: np.ndarray) -> np.ndarray:

@@ -449,3 +449,31 @@ def test_every_page_works_on_a_gated_run(gated, stem):
     assert not at.error, texts(at.error)
     if CHARTS[stem]:
         assert figures(at), stem
+
+
+@pytest.fixture(scope="module")
+def damaged_sweeps_store(gated_run, tmp_path_factory):
+    """The gated run with each sweep damaged another way: method.json cut off, a summary cut off, masks garbage."""
+    s = make_store(gated_run.path, tmp_path_factory.mktemp("damaged_sweeps"))
+    methods = s.run / "methods"
+    (methods / "gaussian" / "method.json").write_text('{"method_id": "x", "gates": {')
+    (methods / "cs" / "levels" / "level_01" / "trial_00" / "summary.json").write_text('{"level": 1, "rows": [')
+    masks = methods / "hard_concrete" / "levels" / "level_02" / "trial_00" / "masks.npz"
+    masks.write_bytes(masks.read_bytes()[:200])  # cut off mid-write
+    return s
+
+
+@pytest.mark.parametrize("stem", list(TITLES))
+def test_damaged_sweeps_never_take_a_page_down(damaged_sweeps_store, tmp_path, monkeypatch, stem):
+    use_roots(monkeypatch, damaged_sweeps_store.shipped, tmp_path)
+    at = AppTest.from_file(str(ENTRY), default_timeout=60).run()
+    at.switch_page(relative_page(stem)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert texts(at.title) == [TITLES[stem]]
+    if stem in ("gradient", "masks"):  # the damaged masks: a visible error, never a traceback
+        arm = at.selectbox(key="g_arm" if stem == "gradient" else "m_arm")
+        arm.set_value("hard_concrete_strong").run()
+        slider = at.select_slider(key="g_point" if stem == "gradient" else "m_level")
+        slider.set_value(2).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("damaged" in e for e in texts(at.error)), texts(at.error)
