@@ -222,6 +222,11 @@ def learning_curves(curves: pd.DataFrame, summary: pd.DataFrame, levels: list[in
                                                    "<extra></extra>"))
     data["percent_remaining"] = [remaining.get((lv, a), math.nan) for lv, a in zip(data.level, data.arm)]
     _layout(fig, f"{label} during training", subtitle + " · ★ early-stop iteration", "Training iteration", label)
+    later = data[data.iteration >= 0.05 * data.iteration.max()]["mean"]
+    if metric.endswith("_acc") and not later.empty:  # zoom past the first 5% of training: 97% vs 98% must show
+        low, high = float(later.min()), float(later.max())
+        pad = max(0.2, 0.1 * (high - low))
+        fig.update_yaxes(range=[low - pad, min(100.0, high + pad)])
     return Chart(fig, data, f"learning_curves_{metric}")
 
 
