@@ -10,7 +10,6 @@ from typing import Iterator
 
 import numpy as np
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 from . import paths, pruning, store
