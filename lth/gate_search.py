@@ -20,7 +20,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -124,14 +126,15 @@ class Search:
             return self.read_plan(trial)
         started = time.time()
         self.progress.start_level(0, self.k)
-        order = BatchOrder([(self.config.experiment.seed, trial)] * self.k, len(self.data.x_train),
-                           self.config.training.batch_size, self.device)
+        seed0 = self.config.experiment.seed
         noise = torch.Generator(device=self.device)
-        noise.manual_seed(seed(self.config.experiment.seed, trial, self.g.method, "noise"))
+        noise.manual_seed(seed(seed0, trial, self.g.method, "noise"))
+        streams = Streams(BatchOrder([(seed0, trial)] * self.k, len(self.data.x_train), self.config.training.batch_size,
+                                     self.device),
+                          noise, generator(seed0, trial, "gates"), self.config.training.lr,
+                          self.progress.at_eval, self.progress.cancelled)
         learn = learn_cs if self.g.method == "cs" else learn_gates
-        masks, result, theta = learn(self.model, self.theta0(trial), self.values, self.data, self.g, order, noise,
-                                     self.progress.at_eval, self.progress.cancelled,
-                                     self.config.training.lr, generator(self.config.experiment.seed, trial, "gates"))
+        masks, result, theta = learn(self.model, self.theta0(trial), self.values, self.data, self.g, streams)
         seconds = time.time() - started
         arrays = {f"mask/{n}": m.cpu().numpy() for n, m in masks.items()}
         arrays.update({f"theta/{n}": p.cpu().numpy() for n, p in theta.items()})
@@ -197,6 +200,18 @@ def _loss(model, params, data, idx, k) -> torch.Tensor:
     return F.cross_entropy(logits.flatten(0, 1), data.y_train[idx].flatten(), reduction="none").view(k, -1).mean(1)
 
 
+@dataclass
+class Streams:
+    """What mask learning draws on besides the model: batches, gate noise and init, the lr of trained weights,
+    and the progress hooks (called at each evaluation; should_stop() True cancels)."""
+    order: BatchOrder
+    noise: torch.Generator
+    init: torch.Generator
+    weights_lr: float
+    on_eval: Callable[[int], None] = lambda iteration: None
+    should_stop: Callable[[], bool] = lambda: False
+
+
 class _Recorder:
     """Curves of the binary-mask network while masks are learned, plus the fraction of weights it keeps."""
 
@@ -227,22 +242,22 @@ class _Recorder:
         return TrainResult(np.array(self.points), self.curves, params, None, train_acc.cpu().numpy())
 
 
-def learn_gates(model, theta0, lambdas, data, g: GateConfig, order, noise, on_eval, should_stop, lr_weights, init_gen):
+def learn_gates(model, theta0, lambdas, data, g: GateConfig, streams: Streams):
     """Strong-ticket mask learning: θ0 frozen, one gate per weight, loss = CE + λ·Σ P(open)."""
     relax, k = relaxation(g), len(lambdas)
-    gates = {layer.name: relax.init((k, *layer.weight_shape), init_gen).to(data.x_train.device).requires_grad_(True)
+    gates = {layer.name: relax.init((k, *layer.weight_shape), streams.init).to(data.x_train.device).requires_grad_(True)
              for layer in model.layers}
     lam = torch.tensor(lambdas, device=data.x_train.device)
     optimizer = torch.optim.Adam(gates.values(), lr=g.gate_lr)
-    rec = _Recorder(model, data, k, g.gate_iterations, g.gate_eval_every, on_eval, should_stop)
+    rec = _Recorder(model, data, k, g.gate_iterations, g.gate_eval_every, streams.on_eval, streams.should_stop)
     binary = lambda: {n: relax.binary(v.detach()) for n, v in gates.items()}  # noqa: E731
     for it in range(g.gate_iterations + 1):
         rec.maybe_eval(it, theta0, binary())
         if it == g.gate_iterations:
             break
-        z = {n: relax.sample(v, noise) for n, v in gates.items()}
+        z = {n: relax.sample(v, streams.noise) for n, v in gates.items()}
         params = {n: (p * z[n[:-7]] if n.endswith(".weight") else p) for n, p in theta0.items()}
-        ce = _loss(model, params, data, order.indices(it), k)
+        ce = _loss(model, params, data, streams.order.indices(it), k)
         expected_open = sum(relax.open_probability(v).flatten(1).sum(1) for v in gates.values())
         optimizer.zero_grad(set_to_none=True)
         (ce + lam * expected_open).sum().backward()
@@ -252,7 +267,7 @@ def learn_gates(model, theta0, lambdas, data, g: GateConfig, order, noise, on_ev
     return masks, rec.result(theta0, masks), theta0
 
 
-def learn_cs(model, theta0, s0s, data, g: GateConfig, order, noise, on_eval, should_stop, lr_weights, init_gen):
+def learn_cs(model, theta0, s0s, data, g: GateConfig, streams: Streams):
     """Continuous sparsification: weights and s learn together under mask sigmoid(β·s), round after round."""
     k, device, T = len(s0s), data.x_train.device, g.gate_iterations
     weights = {n: p.clone().requires_grad_(True) for n, p in theta0.items()}
@@ -260,11 +275,11 @@ def learn_cs(model, theta0, s0s, data, g: GateConfig, order, noise, on_eval, sho
           for layer in model.layers}
     s = {n: v.expand(k, *layer.weight_shape).clone().requires_grad_(True)
          for (n, v), layer in zip(s0.items(), model.layers)}
-    rec = _Recorder(model, data, k, T * g.rounds, g.gate_eval_every, on_eval, should_stop)
+    rec = _Recorder(model, data, k, T * g.rounds, g.gate_eval_every, streams.on_eval, streams.should_stop)
     binary = lambda: {n: v.detach() > 0 for n, v in s.items()}  # noqa: E731
     rewind = None
     for r in range(g.rounds):
-        optimizer = torch.optim.Adam([{"params": list(weights.values()), "lr": lr_weights},
+        optimizer = torch.optim.Adam([{"params": list(weights.values()), "lr": streams.weights_lr},
                                       {"params": list(s.values()), "lr": g.gate_lr}])
         for it in range(T):
             step = r * T + it
@@ -274,7 +289,7 @@ def learn_cs(model, theta0, s0s, data, g: GateConfig, order, noise, on_eval, sho
             beta = cs_beta(it, T, g.cs_beta_max)
             m = {n: cs_mask(v, beta) for n, v in s.items()}
             params = {n: (p * m[n[:-7]] if n.endswith(".weight") else p) for n, p in weights.items()}
-            ce = _loss(model, params, data, order.indices(step), k)
+            ce = _loss(model, params, data, streams.order.indices(step), k)
             penalty = sum(v.flatten(1).sum(1) for v in m.values())
             optimizer.zero_grad(set_to_none=True)
             (ce + g.cs_lambda * penalty).sum().backward()
