@@ -25,15 +25,22 @@ TORCHVISION_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar
 def cli_args(config: Config, preset_name: str) -> list[str]:
     """The `lth run` flags that turn the preset into `config`."""
     base, args = preset(preset_name), ["--preset", preset_name]
-    for section, cls in SECTIONS.items():
-        for f in fields(cls):
-            value, default = getattr(getattr(config, section), f.name), getattr(getattr(base, section), f.name)
-            if value == default:
-                continue
-            if isinstance(value, bool):
-                args.append(flag(f.name) if value else "--no-" + f.name.replace("_", "-"))
-            else:
-                args += [flag(f.name), str(value)]
+    for section in SECTIONS:
+        args += _changed_flags(getattr(config, section), getattr(base, section))
+    return args
+
+
+def _changed_flags(value, base, skip: tuple[str, ...] = ()) -> list[str]:
+    """CLI flags for the fields of dataclass `value` that differ from `base` (booleans as --x / --no-x)."""
+    args = []
+    for f in fields(value):
+        v = getattr(value, f.name)
+        if f.name in skip or v == getattr(base, f.name):
+            continue
+        if isinstance(v, bool):
+            args.append(flag(f.name) if v else "--no-" + f.name.replace("_", "-"))
+        else:
+            args += [flag(f.name), str(v)]
     return args
 
 
@@ -94,16 +101,7 @@ def _spawn(cmd: list[str], log: Path) -> subprocess.Popen:
 # --- gate sweeps (lth.gate_search) on an existing run -------------------------------------
 def gate_args(gcfg: GateConfig) -> list[str]:
     """The `lth gates` flags that give `gcfg` (fields at their default are left out)."""
-    args, base = ["--method", gcfg.method], GateConfig(method=gcfg.method)
-    for f in fields(GateConfig):
-        value = getattr(gcfg, f.name)
-        if f.name == "method" or value == getattr(base, f.name):
-            continue
-        if isinstance(value, bool):
-            args.append(flag(f.name) if value else "--no-" + f.name.replace("_", "-"))
-        else:
-            args += [flag(f.name), str(value)]
-    return args
+    return ["--method", gcfg.method] + _changed_flags(gcfg, GateConfig(method=gcfg.method), skip=("method",))
 
 
 def data_missing(config: Config, data_dir: Path) -> str:
