@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import devices, paths
-from .config import PRESETS, SECTIONS, ConfigError, flag, preset
+from .config import PRESETS, SECTIONS, Config, ConfigError, flag, preset
 from .data import DataError
 from .gate_config import GateConfig
 
@@ -106,8 +106,7 @@ def build_parser() -> Parser:
 def cmd_run(args) -> int:
     from . import lottery  # torch import deferred: `lth ls` stays fast
 
-    overrides = {name: getattr(args, name) for name in _config_field_names() if getattr(args, name) is not None}
-    config = preset(args.preset).override(**overrides)
+    config = run_config(args)
     options = lottery.RunOptions(data_dir=paths.data_dir(args.data_dir), device=args.device,
                                  download=args.download, progress=not args.quiet,
                                  trials_together=args.trials_together)
@@ -212,6 +211,12 @@ def cmd_bench(args) -> int:
 
     bench.main(args.device, args.quick)
     return 0
+
+
+def run_config(args) -> Config:
+    """The config `lth run` builds from its flags: the preset, then only the fields the user gave."""
+    overrides = {name: getattr(args, name) for name in _config_field_names() if getattr(args, name) is not None}
+    return preset(args.preset).override(**overrides)
 
 
 def _config_field_names() -> list[str]:

@@ -13,7 +13,7 @@ import warnings
 import zipfile
 from pathlib import Path
 
-from . import figures, gate_figures
+from . import figures, gate_figures, mask_figures
 from .figures import Chart
 from .results import Run, cost_table
 
@@ -74,17 +74,17 @@ def run_charts(run: Run) -> list[Chart]:
         charts.append(figures.learning_curves(curves, summary, picks, "test_acc", ("ticket", "reinit"), sub))
         charts.append(figures.learning_curves(curves, summary, picks, "val_loss", ("ticket",), sub))
     level = levels[len(levels) // 2]
-    charts.append(figures.remaining_by_layer(summary, level, sub))
+    charts.append(mask_figures.remaining_by_layer(summary, level, sub))
     try:
         hist = run.weight_hist(level)
         layer = hist.layer.iloc[0]
         charts += [figures.weight_histogram(hist, layer, q, sub + f" · level {level}") for q in figures.QUANTITY_TITLES]
         masks = run.masks(level).get(("ticket", 0, 0), {})
         for name, mask in masks.items():
-            charts.append(figures.mask_heatmap(mask, name, sub + f" · level {level}, trial 0"))
+            charts.append(mask_figures.mask_heatmap(mask, name, sub + f" · level {level}, trial 0"))
         first = next(iter(masks.values()), None)
         if first is not None and first.ndim == 2 and first.shape[1] == 784:
-            charts.append(figures.pixel_map(first, 28, sub + f" · level {level}, trial 0"))
+            charts.append(mask_figures.pixel_map(first, 28, sub + f" · level {level}, trial 0"))
     except (OSError, ValueError, KeyError, StopIteration, IndexError):
         pass  # a damaged level leaves its charts out; the rest still export
     if run.method_dirs():

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from .config import Config
 
@@ -260,85 +259,6 @@ def weight_histogram(hist: pd.DataFrame, layer: str, quantity: str, subtitle: st
     _layout(fig, f"{QUANTITY_TITLES[quantity]} · layer {layer}", subtitle, "Weight value" if quantity != "movement"
             else "|θ_final − θ₀|", "Share of weights", height=500)
     return Chart(fig, data.assign(layer=layer, quantity=quantity), f"weights_{quantity}_{layer}")
-
-
-# --- masks ---------------------------------------------------------------------------
-def block_density(mask: np.ndarray, max_side: int = 150) -> tuple[np.ndarray, int, int]:
-    """A 2-D mask averaged over blocks so neither side exceeds max_side; returns (density, rows, cols) per block."""
-    m = mask.reshape(mask.shape[0], -1).astype(np.float32)
-    br, bc = max(1, math.ceil(m.shape[0] / max_side)), max(1, math.ceil(m.shape[1] / max_side))
-    pad = np.full((math.ceil(m.shape[0] / br) * br, math.ceil(m.shape[1] / bc) * bc), np.nan, dtype=np.float32)
-    pad[: m.shape[0], : m.shape[1]] = m
-    blocks = pad.reshape(pad.shape[0] // br, br, pad.shape[1] // bc, bc)
-    return np.nanmean(blocks, axis=(1, 3)), br, bc
-
-
-def mask_heatmap(mask: np.ndarray, layer: str, subtitle: str = "", compact: bool = False, name: str = "") -> Chart:
-    """The mask as an image (block density for large layers); compact: a short title, for half-width charts."""
-    density, br, bc = block_density(mask)
-    exact = br == bc == 1
-    what = "a cell per weight" if exact else f"a cell per {br}×{bc} block: share kept"
-    fig = go.Figure(go.Heatmap(z=density, zmin=0, zmax=1, colorscale="Blues",
-                               colorbar=dict(title="kept" if exact else "share kept"),
-                               hovertemplate="outputs %{y}, inputs %{x}: %{z:.2f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed")
-    kept = mask.mean()
-    title = (f"Layer {layer}: {kept:.1%} of {mask.size:,} kept" if compact
-             else f"Mask of layer {layer}: {kept:.1%} of {mask.size:,} weights kept ({what})")
-    _layout(fig, title, subtitle,
-            f"input unit (÷{bc})" if not exact else "input unit", f"output unit (÷{br})" if not exact else "output unit",
-            height=460)
-    data = pd.DataFrame(density).stack().rename("share_kept").reset_index()
-    data.columns = ["block_row", "block_col", "share_kept"]
-    return Chart(fig, data.assign(layer=layer, rows_per_block=br, cols_per_block=bc), name or f"mask_{layer}")
-
-
-def remaining_by_layer(summary: pd.DataFrame, level: int, subtitle: str = "", arm: str = "ticket") -> Chart:
-    rows = summary[(summary.level == level) & (summary.arm == arm)]
-    cols = [c for c in summary.columns if c.startswith("remaining:")]
-    data = pd.DataFrame({"layer": [c.split(":", 1)[1] for c in cols],
-                         "percent_remaining": [100 * rows[c].mean() for c in cols]})
-    fig = go.Figure(go.Bar(x=data.layer, y=data.percent_remaining, marker_color=arm_colour(arm),
-                           text=[f"{v:.1f}%" for v in data.percent_remaining], textposition="outside"))
-    fig.update_yaxes(range=[0, 110])
-    setting = rows.setting.iloc[0] if "setting" in rows and not rows.empty else None
-    where = f"level {level}" if not isinstance(setting, str) else f"{setting} · {arm_label(arm)}"
-    _layout(fig, f"Weights remaining per layer at {where}", subtitle, "Layer", "% remaining", height=400)
-    name = f"remaining_by_layer_level{level}" if arm == "ticket" else f"remaining_by_layer_{arm}_point{level}"
-    return Chart(fig, data.assign(level=level, arm=arm), name)
-
-
-def pixel_map(first_layer_mask: np.ndarray, side: int = 28, subtitle: str = "") -> Chart:
-    """How many hidden units each input pixel still connects to (first fully-connected layer)."""
-    counts = first_layer_mask.reshape(first_layer_mask.shape[0], -1).sum(0).reshape(side, -1)
-    fig = go.Figure(go.Heatmap(z=counts, colorscale="Viridis", colorbar=dict(title="connections"),
-                               hovertemplate="pixel (%{y}, %{x}): %{z} connections<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
-    _layout(fig, "Surviving connections of each input pixel", subtitle, "", "", height=520)
-    data = pd.DataFrame(counts).stack().rename("connections").reset_index()
-    data.columns = ["row", "col", "connections"]
-    return Chart(fig, data, "pixel_connections")
-
-
-def receptive_fields(first_layer_mask: np.ndarray, side: int = 28, units: int = 16, subtitle: str = "") -> Chart:
-    """The kept input connections of the hidden units that keep the most, each as an image."""
-    m = first_layer_mask.reshape(first_layer_mask.shape[0], -1)
-    order = np.argsort(-m.sum(1), kind="stable")[:units]
-    cols = int(math.ceil(math.sqrt(len(order))))
-    rows_n = int(math.ceil(len(order) / cols))
-    fig = make_subplots(rows=rows_n, cols=cols, subplot_titles=[f"unit {u}" for u in order],
-                        horizontal_spacing=0.02, vertical_spacing=0.06)
-    for i, unit in enumerate(order):
-        fig.add_trace(go.Heatmap(z=m[unit].reshape(side, -1).astype(int), colorscale=[[0, "white"], [1, "#0072B2"]],
-                                 showscale=False, zmin=0, zmax=1, hovertemplate="(%{y}, %{x})<extra></extra>"),
-                      row=i // cols + 1, col=i % cols + 1)
-    fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor="x")
-    fig.update_xaxes(showticklabels=False)
-    _layout(fig, "Receptive fields: kept inputs of the hidden units that keep the most", subtitle, "", "",
-            height=200 * rows_n + 140)
-    data = pd.DataFrame({"unit": order, "kept_inputs": m[order].sum(1)})
-    return Chart(fig, data, "receptive_fields")
 
 
 # --- the pruning lab -----------------------------------------------------------------

@@ -3,7 +3,7 @@
 import streamlit as st
 
 import common
-from lth import figures, gate_figures, paths
+from lth import figures, gate_figures, mask_figures, paths
 from lth.gate_figures import METHOD_NAMES
 from lth.gate_config import DEFAULT_SWEEPS, GateConfig
 
@@ -99,9 +99,9 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
         with tab:
             left, right = st.columns(2)
             with left:
-                common.show(figures.mask_heatmap(mine[layer], layer, f"{name_gate}<br>{short}", True), f"g-{layer}-gate")
+                common.show(mask_figures.mask_heatmap(mine[layer], layer, f"{name_gate}<br>{short}", True), f"g-{layer}-gate")
             with right:
-                common.show(figures.mask_heatmap(imp[layer], layer, f"{name_imp}<br>{short}", True), f"g-{layer}-imp")
+                common.show(mask_figures.mask_heatmap(imp[layer], layer, f"{name_imp}<br>{short}", True), f"g-{layer}-imp")
 
     st.subheader("What each ticket cost")
     costs = common.load("cost_table", run)

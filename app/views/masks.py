@@ -3,7 +3,7 @@
 import streamlit as st
 
 import common
-from lth import figures
+from lth import figures, mask_figures
 
 st.title("What does the ticket keep?")
 run = common.current_run()
@@ -29,12 +29,12 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
                            format_func=lambda k: f"trial {k[1]}" + (f", control {k[2]}" if k[2] else ""))
         where = f"{setting.get(level)}" if gate else f"level {level}"
         sub = common.subtitle(run) + f" · {where}, {figures.arm_label(arm)}, trial {key[1]}"
-        common.show(figures.remaining_by_layer(data, level, common.subtitle(run), arm), "m-bars")
+        common.show(mask_figures.remaining_by_layer(data, level, common.subtitle(run), arm), "m-bars")
         layers = all_masks[key]
         tabs = st.tabs(list(layers))
         for tab, (name, mask) in zip(tabs, layers.items()):
             with tab:
-                common.show(figures.mask_heatmap(mask, name, sub), f"m-{name}")
+                common.show(mask_figures.mask_heatmap(mask, name, sub), f"m-{name}")
         first = next(iter(layers.values()))
         if first.ndim == 2 and first.shape[1] == 784:
             st.subheader("The first layer, seen as images")
@@ -42,8 +42,8 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
                         "Tickets keep the centre, where the digits are, and drop the empty border.")
             c1, c2 = st.columns(2)
             with c1:
-                common.show(figures.pixel_map(first, 28, sub), "m-pixels")
+                common.show(mask_figures.pixel_map(first, 28, sub), "m-pixels")
             with c2:
-                common.show(figures.receptive_fields(first, 28, 16, sub), "m-fields")
+                common.show(mask_figures.receptive_fields(first, 28, 16, sub), "m-fields")
     elif all_masks is not None:
         st.info(f"No stored mask of {figures.arm_label(arm)} at this point yet.")

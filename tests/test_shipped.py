@@ -1,0 +1,72 @@
+"""The shipped results in pretrained_runs/: each is what its README's command produces, opens cleanly, and fits.
+
+These read the committed folders (no training): a clean clone has them, and the app opens on them first.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lth import cli, paper, paths, results, store
+
+SHIPPED = paths.PROJECT_ROOT / "pretrained_runs"
+RUNS = sorted(p.parent for p in SHIPPED.glob("*/*/config.json"))
+LIMIT_BYTES = 60 * 1024 * 1024  # issue #5: everything under pretrained_runs/ at most 60 MB in git
+
+
+def _readme_command(readme: Path, subcommand: str) -> list[str]:
+    """The `python -m lth <subcommand> ...` line of a README's bash block, continuation lines joined."""
+    blocks = re.findall(r"```bash\n(.*?)```", readme.read_text(), flags=re.S)
+    lines = " ".join(blocks).replace("\\\n", " ").splitlines()
+    found = [shlex.split(line, comments=True) for line in lines if f"python -m lth {subcommand} " in line]
+    assert found, f"{readme} names no `python -m lth {subcommand}` command"
+    return found[0][3:]
+
+
+def test_there_are_shipped_runs():
+    assert {p.parent.name for p in RUNS} >= {"lenet-mnist", "lenet-fashion"}
+
+
+@pytest.mark.parametrize("run_dir", RUNS, ids=lambda p: p.parent.name)
+def test_readme_command_produces_this_run(run_dir: Path):
+    argv = _readme_command(run_dir.parent / "README.md", "run")
+    args = cli.build_parser().parse_args(argv)
+    assert cli.run_config(args).run_id == run_dir.name
+    assert args.runs_dir == run_dir.parent.relative_to(paths.PROJECT_ROOT)
+    assert args.data_dir is not None, "the command must say where the real data came from"
+
+
+@pytest.mark.parametrize("run_dir", RUNS, ids=lambda p: p.parent.name)
+def test_shipped_run_opens_with_finished_units(run_dir: Path):
+    run = results.Run(run_dir)
+    assert run.units, f"{run_dir} has no finished (level, trial) unit"
+    assert store.read_status(run_dir).get("state") != "failed"
+    summary = run.summary()
+    assert not run.problems, run.problems
+    assert set(summary["level"]) == set(run.levels)
+    last = run.levels[-1]
+    assert not run.curves([last]).empty
+    ticket = [layers for (arm, _, _), layers in run.masks(last).items() if arm == "ticket"]
+    assert ticket and all(m.dtype == bool for m in ticket[0].values())
+
+def test_check_paper_reads_the_shipped_lenet_mnist():
+    run = results.Run(next(p for p in RUNS if p.parent.name == "lenet-mnist"))
+    table = paper.check(run.summary())
+    assert len(table) == len(paper.CLAIMS)
+    assert set(table["verdict"]) <= {"agree", "disagree", "not yet"}
+
+
+def test_shipped_results_fit_in_git():
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "pretrained_runs"], cwd=paths.PROJECT_ROOT,
+                             capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: cannot tell which files are committed")
+    tracked = [paths.PROJECT_ROOT / name for name in out.decode().split("\0") if name]
+    total = sum(p.stat().st_size for p in tracked if p.exists())
+    assert total <= LIMIT_BYTES, f"pretrained_runs/ holds {total / 2**20:.1f} MiB in git (limit 60)"
