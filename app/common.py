@@ -157,8 +157,7 @@ def current_run() -> results.Run | None:
 
 
 def subtitle(run: results.Run) -> str:
-    note = run.progress_note()
-    return figures.describe(run.config) + f" · run {run.run_id[:6]}" + (f" · {note}" if note else "")
+    return figures.describe(run.config, run.tag)
 
 
 # --- charts with their downloads ----------------------------------------------------

@@ -60,9 +60,8 @@ def to_bytes(chart: Chart, fmt: str, scale: float = 2.0) -> bytes:
 
 def run_charts(run: Run) -> list[Chart]:
     """The standard figures of one run, as the app's pages draw them."""
-    note = run.progress_note()
     summary = run.summary()
-    sub = figures.describe(run.config) + f" · run {run.run_id[:6]}" + (f" · {note}" if note else "")
+    sub = figures.describe(run.config, run.tag)
     charts = [figures.sparsity_chart({run.label: summary}, m, subtitle=sub)
               for m in ("test_acc_at_early_stop", "test_acc_final", "early_stop_iteration")]
     if summary.empty:
@@ -96,7 +95,7 @@ def gate_charts(run: Run, summary, sub: str) -> list[Chart]:
     """With gate sweeps: accuracy and cost of every arm, and each gate arm's middle sweep point vs IMP's mask."""
     charts = [gate_figures.cost_chart(cost_table(run), sub)]
     gates = summary[summary.arm.isin(figures.GATE_ARMS) & (summary.trial == 0)]
-    short = figures.describe(run.config).split("<br>")[0] + f" · run {run.run_id[:6]} · trial 0"
+    short = figures.describe(run.config, f"{run.tag} · trial 0", short=True)
     for arm in sorted(gates.arm.unique(), key=figures.arm_order):
         rows = gates[gates.arm == arm].sort_values("level")
         row = rows.iloc[len(rows) // 2]

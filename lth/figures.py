@@ -71,8 +71,8 @@ def arm_marker(arm: str) -> str:
     return "diamond" if arm in STRONG_ARMS else "circle"
 
 
-def describe(config: Config) -> str:
-    """One line naming what a run is, for every chart's subtitle."""
+def describe(config: Config, note: str = "", short: bool = False) -> str:
+    """A chart's subtitle: the run's label in bold (if any), what it is (+ note), then how it trains (unless short)."""
     t, p, e = config.training, config.pruning, config.experiment
     model = {"lenet_300_100": "LeNet-300-100", "conv2": "Conv-2", "conv4": "Conv-4", "conv6": "Conv-6"}[config.model.model]
     data = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "synthetic": "synthetic data"}
@@ -82,8 +82,9 @@ def describe(config: Config) -> str:
     rewind = "rewind to init" if p.rewind_iteration == 0 else f"rewind to iteration {p.rewind_iteration}"
     trials = f"{e.trials} trial" + ("s" if e.trials > 1 else "")
     label = f"<b>{e.label}</b><br>" if e.label else ""
-    return (f"{label}{model} on {data[config.data.dataset]} · {t.iterations:,} iterations a level · {trials}<br>"
-            f"Adam {t.lr:g}, batch {t.batch_size} · prune {rates} per level, {rewind}")
+    what = f"{model} on {data[config.data.dataset]} · {t.iterations:,} iterations a level · {trials}"
+    how = f"Adam {t.lr:g}, batch {t.batch_size} · prune {rates} per level, {rewind}"
+    return label + what + (f" · {note}" if note else "") + ("" if short else f"<br>{how}")
 
 
 def _layout(fig: go.Figure, title: str, subtitle: str, x: str, y: str, height: int = 520,

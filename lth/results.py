@@ -62,10 +62,13 @@ class Run:
         """'' for a finished run; otherwise how much of it the figures show (for chart subtitles)."""
         e = self.config.experiment
         total, done = (e.levels + 1) * e.trials, len(self.units)
-        if done >= total:
-            return ""
-        trials = len({t for _, t in self.units})
-        return f"in progress: {done}/{total} (level, trial) units, {trials} trial(s) started"
+        return "" if done >= total else f"in progress: {done} of {total} level×trial units"
+
+    @property
+    def tag(self) -> str:
+        """The run's short id and, while unfinished, its progress: what a chart's subtitle adds to the config."""
+        note = self.progress_note()
+        return f"run {self.run_id[:6]}" + (f" · {note}" if note else "")
 
     def _trials_at(self, level: int) -> list[int]:
         return sorted(t for lv, t in self.units if lv == level)

@@ -117,4 +117,7 @@ def test_reduced_preset_says_so_on_every_chart():
     assert reduced.training.iterations < preset("conv2-cifar10").training.iterations
     assert figures.describe(reduced).startswith(f"<b>{reduced.experiment.label}</b><br>")
     assert "REDUCED" not in figures.describe(preset("lenet-mnist"))
+    short = figures.describe(reduced, "run abc123 · trial 0", short=True)  # half-width charts keep the label too
+    assert short.startswith(f"<b>{reduced.experiment.label}</b><br>Conv-2 on Fashion-MNIST") and "Adam" not in short
+    assert short.endswith("· run abc123 · trial 0")
     assert "label" not in json.dumps(canonical(preset("lenet-mnist")))  # a default: old run ids unchanged

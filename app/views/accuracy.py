@@ -32,7 +32,9 @@ if run is not None:
                 "- **Winning ticket (IMP)**: pruned by magnitude level after level, survivors reset to their original "
                 "initial values.\n- **Random reinitialisation**: the ticket's mask with fresh random weights.\n"
                 "- **Random pruning**: a random mask with the same number of weights in each layer.\n"
-                "- **One-shot pruning**: the trained dense network pruned straight to that sparsity, then reset.\n\n"
+                "- **One-shot pruning**: the trained dense network pruned straight to that sparsity, then reset. "
+                "At level 1 it is the ticket's own mask (both prune the trained dense network once), so the two "
+                "points coincide and one hides the other.\n\n"
                 "The x axis is logarithmic: each step left to right removes a fixed share of what is left.")
             if any(arm in figures.GATE_ARMS for arm in arms_present):
                 st.markdown(common.GATE_ARMS_HELP)

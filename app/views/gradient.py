@@ -79,7 +79,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
         st.stop()
     imp_row = data[(data.arm == "ticket") & (data.level == level)]
     name_gate, name_imp = f"{figures.arm_label(arm)} at {setting[point]}", f"IMP ticket at level {level}"
-    short = figures.describe(run.config).split("<br>")[0] + f" · run {run.run_id[:6]} · trial {trial}"
+    short = figures.describe(run.config, f"{run.tag} · trial {trial}", short=True)
     overlap = gate_figures.mask_overlap(mine, imp, (name_gate, name_imp), short, f"mask_overlap_{arm}_point{point}")
     m = st.columns(3)
     acc = 100 * rows[(rows.level == point) & (rows.trial == trial)].test_acc_at_early_stop.mean()
