@@ -89,13 +89,15 @@ def describe(config: Config, note: str = "", short: bool = False) -> str:
 
 def _layout(fig: go.Figure, title: str, subtitle: str, x: str, y: str, height: int = 520,
             legend_rows: int = 2) -> go.Figure:
-    """Title with a subtitle, axis titles, legend below; each legend row beyond two adds height, not less plot."""
+    """Title with a subtitle, axis titles, legend below; each legend row beyond two adds height, not less plot.
+
+    legend_rows=0: a chart without a legend (heatmaps, bars) gives that room back to the plot."""
     extra = 34 * max(0, legend_rows - 2)
     lines = 24 * max(0, subtitle.count("<br>") - 1)  # a run's label adds a subtitle line: more room above
     fig.update_layout(
         title=dict(text=f"{title}<br><sup>{subtitle}</sup>", x=0.01, xanchor="left"),
         xaxis_title=x, yaxis_title=y, font=FONT, template="plotly_white", height=height + extra + lines,
-        legend=dict(orientation="h", yanchor="top", y=-0.3, x=0), margin=dict(l=80, r=30, t=135 + lines, b=150 + extra),
+        legend=dict(orientation="h", yanchor="top", y=-0.3, x=0), margin=dict(l=80, r=30, t=135 + lines, b=150 + extra if legend_rows else 80),
         hoverlabel=dict(font_size=14))
     return fig
 

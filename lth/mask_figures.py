@@ -38,9 +38,10 @@ def mask_heatmap(mask: np.ndarray, layer: str, subtitle: str = "", compact: bool
     kept = mask.mean()
     title = (f"Layer {layer}: {kept:.1%} of {mask.size:,} kept" if compact
              else f"Mask of layer {layer}: {kept:.1%} of {mask.size:,} weights kept ({what})")
-    _layout(fig, title, subtitle,
-            f"input unit (÷{bc})" if not exact else "input unit", f"output unit (÷{br})" if not exact else "output unit",
-            height=460)
+    x, y = (("input channel × kernel position", "filter (output channel)") if mask.ndim == 4
+            else ("input unit", "output unit"))
+    _layout(fig, title, subtitle, x if exact else f"{x} (÷{bc})", y if exact else f"{y} (÷{br})",
+            height=460, legend_rows=0)
     data = pd.DataFrame(density).stack().rename("share_kept").reset_index()
     data.columns = ["block_row", "block_col", "share_kept"]
     return Chart(fig, data.assign(layer=layer, rows_per_block=br, cols_per_block=bc), name or f"mask_{layer}")
@@ -56,7 +57,7 @@ def remaining_by_layer(summary: pd.DataFrame, level: int, subtitle: str = "", ar
     fig.update_yaxes(range=[0, 110])
     setting = rows.setting.iloc[0] if "setting" in rows and not rows.empty else None
     where = f"level {level}" if not isinstance(setting, str) else f"{setting} · {arm_label(arm)}"
-    _layout(fig, f"Weights remaining per layer at {where}", subtitle, "Layer", "% remaining", height=400)
+    _layout(fig, f"Weights remaining per layer at {where}", subtitle, "Layer", "% remaining", height=400, legend_rows=0)
     name = f"remaining_by_layer_level{level}" if arm == "ticket" else f"remaining_by_layer_{arm}_point{level}"
     return Chart(fig, data.assign(level=level, arm=arm), name)
 
@@ -68,7 +69,7 @@ def pixel_map(first_layer_mask: np.ndarray, side: int = 28, subtitle: str = "") 
                                hovertemplate="pixel (%{y}, %{x}): %{z} connections<extra></extra>"))
     fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
-    _layout(fig, "Surviving connections of each input pixel", subtitle, "", "", height=520)
+    _layout(fig, "Surviving connections of each input pixel", subtitle, "", "", height=520, legend_rows=0)
     data = pd.DataFrame(counts).stack().rename("connections").reset_index()
     data.columns = ["row", "col", "connections"]
     return Chart(fig, data, "pixel_connections")
@@ -88,7 +89,7 @@ def receptive_fields(first_layer_mask: np.ndarray, side: int = 28, units: int = 
                       row=i // cols + 1, col=i % cols + 1)
     fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor="x")
     fig.update_xaxes(showticklabels=False)
-    _layout(fig, "Receptive fields: kept inputs of the hidden units that keep the most", subtitle, "", "",
-            height=200 * rows_n + 140)
+    _layout(fig, f"Kept inputs of the {len(order)} best-connected hidden units", subtitle, "", "",
+            height=200 * rows_n + 140, legend_rows=0)
     data = pd.DataFrame({"unit": order, "kept_inputs": m[order].sum(1)})
     return Chart(fig, data, "receptive_fields")

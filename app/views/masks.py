@@ -40,10 +40,12 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
             st.subheader("The first layer, seen as images")
             st.markdown("Each MNIST input is a 28×28 image. Left: how many hidden units each pixel still feeds. "
                         "Tickets keep the centre, where the digits are, and drop the empty border.")
-            c1, c2 = st.columns(2)
+            half = (figures.describe(run.config, short=True)
+                    + f"<br>{where} · {figures.arm_label(arm)} · trial {key[1]} · run {run.run_id[:6]}")
+            c1, c2 = st.columns(2)  # half-width charts: a subtitle short enough to fit
             with c1:
-                common.show(mask_figures.pixel_map(first, 28, sub), "m-pixels")
+                common.show(mask_figures.pixel_map(first, 28, half), "m-pixels")
             with c2:
-                common.show(mask_figures.receptive_fields(first, 28, 16, sub), "m-fields")
+                common.show(mask_figures.receptive_fields(first, 28, 16, half), "m-fields")
     elif all_masks is not None:
         st.info(f"No stored mask of {figures.arm_label(arm)} at this point yet.")
