@@ -93,12 +93,14 @@ def _layout(fig: go.Figure, title: str, subtitle: str, x: str, y: str, height: i
 
     legend_rows=0: a chart without a legend (heatmaps, bars) gives that room back to the plot."""
     extra = 34 * max(0, legend_rows - 2)
-    lines = 24 * max(0, subtitle.count("<br>") - 1)  # a run's label adds a subtitle line: more room above
+    lines = 30 * max(0, subtitle.count("<br>") - 1)  # a run's label adds a subtitle line: more room above
+    top, bottom = 135 + lines, 150 + extra if legend_rows else 80
+    plot = max(100, height + extra + lines - top - bottom)
     fig.update_layout(
         title=dict(text=f"{title}<br><sup>{subtitle}</sup>", x=0.01, xanchor="left"),
         xaxis_title=x, yaxis_title=y, font=FONT, template="plotly_white", height=height + extra + lines,
-        legend=dict(orientation="h", yanchor="top", y=-0.3, x=0), margin=dict(l=80, r=30, t=135 + lines, b=150 + extra if legend_rows else 80),
-        hoverlabel=dict(font_size=14))
+        legend=dict(orientation="h", yanchor="top", y=-75 / plot, x=0),  # 75 px under the plot, below the axis title
+        margin=dict(l=80, r=30, t=top, b=bottom), hoverlabel=dict(font_size=14))
     return fig
 
 
@@ -281,7 +283,7 @@ def prune_without_retraining(prune_curve: pd.DataFrame, summary: pd.DataFrame, p
     _percent_axis(fig, [*ticket.percent_remaining, *curve.percent_remaining])
     fig.update_yaxes(range=[0, 100])
     _layout(fig, "Pruning a trained network without retraining", subtitle, "% of weights remaining (log scale)",
-            "Test accuracy (%)", height=460)
+            "Test accuracy (%)", height=540)
     data = pd.concat([curve.assign(series="pruned_not_retrained"),
                       ticket.rename(columns={"low": "min", "high": "max"})[["percent_remaining", "mean", "min", "max"]]
                       .assign(series="ticket_retrained")], ignore_index=True)
