@@ -89,9 +89,7 @@ def describe(config: Config, note: str = "", short: bool = False) -> str:
 
 def _layout(fig: go.Figure, title: str, subtitle: str, x: str, y: str, height: int = 520,
             legend_rows: int = 2) -> go.Figure:
-    """Title with a subtitle, axis titles, legend below; each legend row beyond two adds height, not less plot.
-
-    legend_rows=0: a chart without a legend (heatmaps, bars) gives that room back to the plot."""
+    """Title, subtitle, axis titles, legend below: legend rows beyond two add height; 0 rows (no legend) add plot."""
     extra = 34 * max(0, legend_rows - 2)
     lines = 30 * max(0, subtitle.count("<br>") - 1)  # a run's label adds a subtitle line: more room above
     top, bottom = 135 + lines, 150 + extra if legend_rows else 80
