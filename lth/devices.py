@@ -20,6 +20,15 @@ def resolve(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def describe(device: torch.device) -> str:
+    """The device in words, for the records: "cuda (NVIDIA H100 80GB HBM3)", "cpu (2 threads)"."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return device.type
+
+
 # Measured by `python -m lth bench` on a 2-core CPU: batched LeNet peaks near
 # K = 10 (beyond it Adam's state for K models falls out of cache); grouped
 # convolutions run slower per model than one model at a time.

@@ -76,15 +76,22 @@ class Lottery:
         self.config, self.run_dir, self.data, self.device = config, run_dir, dataset, device
         self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
         # Batched matrix products may sum in another order for another stack size, so a run keeps the
-        # grouping it started with: resumed, it ends with the numbers an uninterrupted run would have.
+        # grouping it started with on this device type: resumed, it ends with the numbers an uninterrupted
+        # run would have. On another device type the numbers differ anyway, so there it takes that device's
+        # grouping; every unit's summary says which device and grouping trained it.
         self.stack, why = devices.stack_size(self.model, device, config.training.batch_size)
         self.together = trials_together or max(1, self.stack // len(self.members(1, [0])))
         saved = store.read_execution(run_dir)
-        if saved:
-            self.stack, self.together, why = saved["stack"], saved["trials_together"], "the run's saved grouping"
+        if device.type in saved:
+            self.stack, self.together = saved[device.type]["stack"], saved[device.type]["trials_together"]
+            why = f"the run's saved grouping on {device.type}"
         else:
-            store.write_json(paths.execution_file(run_dir), {"stack": self.stack, "trials_together": self.together,
-                                                             "device": str(device)})
+            if saved:
+                log.warning("this run's earlier units trained on %s; the rest train on %s, whose rounding differs",
+                            ", ".join(saved), device.type)
+            saved[device.type] = {"stack": self.stack, "trials_together": self.together}
+            store.write_json(paths.execution_file(run_dir), saved)
+        self.execution = {"device": devices.describe(device), "stack": self.stack, "trials_together": self.together}
         log.info("training up to K=%d models at once (%s); %d trial(s) at a time", self.stack, why, self.together)
         self.progress = records.Progress(run_dir, self.model_iterations_left(), show_progress)
 
@@ -214,6 +221,7 @@ class Lottery:
         store.write_parquet(paths.unit_weight_hist(rd, level, trial), hist)
         store.write_parquet(paths.unit_weight_stats(rd, level, trial), stats)
         summary = records.summary(level, members, masks, result, self.model, seconds, self.config.training.iterations)
+        summary["execution"] = self.execution
         store.write_json(paths.unit_summary(rd, level, trial), summary)  # last: marks the unit finished
         store.write_status(rd, units_done=len(store.finished_units(rd)))
 

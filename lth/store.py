@@ -160,12 +160,19 @@ def write_status(run: Path, **fields) -> dict:
     return status
 
 
-def read_execution(run: Path) -> dict | None:
+def read_execution(run: Path) -> dict[str, dict]:
+    """The grouping each device type trained this run's units with: {"cpu": {"stack", "trials_together"}, ...}.
+
+    Runs written before a run could move between devices hold one grouping and its device at the top level.
+    """
     try:
         blob = read_json(paths.execution_file(run))
-        return {"stack": int(blob["stack"]), "trials_together": int(blob["trials_together"])}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        if "stack" in blob:
+            blob = {str(blob.get("device", "cpu")).split(":")[0]: blob}
+        return {kind: {"stack": int(g["stack"]), "trials_together": int(g["trials_together"])}
+                for kind, g in blob.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
 
 
 def read_status(run: Path) -> dict:
