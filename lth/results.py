@@ -128,6 +128,11 @@ class Run:
             frame["percent_remaining"] = 100 * frame["remaining"]
         return frame
 
+    @property
+    def first_device(self) -> str:
+        """The device type the run started on: where units written before units named their device trained."""
+        return next(iter(store.read_execution(self.path)), "unknown")
+
     def costs(self) -> pd.DataFrame:
         """Per IMP unit: models trained, model-iterations and wall seconds."""
         rows = []
@@ -135,7 +140,8 @@ class Run:
             try:
                 blob = store.read_json(paths.unit_summary(self.path, level, trial))
                 rows.append({"level": level, "trial": trial, "models": blob["models"],
-                             "model_iterations": blob["model_iterations"], "seconds": blob["seconds"]})
+                             "model_iterations": blob["model_iterations"], "seconds": blob["seconds"],
+                             "device": blob.get("execution", {}).get("device") or self.first_device})
             except (OSError, ValueError, KeyError):
                 continue
         return pd.DataFrame(rows)
@@ -201,23 +207,33 @@ def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
     Cost is model-iterations and wall seconds per trial, each model's share of its stack's time.
     IMP's ticket at level L needs its whole chain, levels 0..L; one-shot needs level 0 and its own training;
     gate and cs rows carry their own (mask learning plus retraining). Controls find nothing: left out.
+    Where gate or cs sweeps exist, IMP's rows are over the sweeps' own trials: the same θ0 and data order.
+    Seconds are left blank for a row whose units trained on more than one device: they do not add up.
     """
     s = run.summary()
     if s.empty:
         return pd.DataFrame()
-    s = s.copy()
+    methods = s[~s.arm.isin(list(ARM_LABELS))]
+    s = (s[s.trial.isin(set(methods.trial))] if not methods.empty else s).assign(cost_device=None)
     costs = run.costs()
     if not costs.empty:
-        costs = costs.assign(per_model=costs.seconds / costs.models).sort_values(["trial", "level"])
-        chain = costs.assign(chain_seconds=costs.groupby("trial").per_model.cumsum()).set_index(["level", "trial"])
+        costs = costs.assign(per_model=costs.seconds / costs.models, device=costs.device.str.split().str[0])
+        costs = costs.sort_values(["trial", "level"])  # device: its type (cpu, cuda, mps), what sets the speed
+        chain = costs.assign(chain_seconds=costs.groupby("trial").per_model.cumsum(),
+                             chain_devices=costs.groupby("trial").device.transform(lambda d: (d != d.iloc[0]).cummax() + 1))
+        chain = chain.set_index(["level", "trial"])
         iterations = run.config.training.iterations
-        for arm, its, secs in (
-                ("ticket", lambda lv: (lv + 1) * iterations, lambda lv, t: chain.chain_seconds.get((lv, t))),
+        for arm, its, secs, kinds in (
+                ("ticket", lambda lv: (lv + 1) * iterations, lambda lv, t: chain.chain_seconds.get((lv, t)),
+                 lambda lv, t: chain.chain_devices.get((lv, t), 1)),
                 ("one_shot", lambda lv: 2 * iterations,
-                 lambda lv, t: chain.per_model.get((0, t), np.nan) + chain.per_model.get((lv, t), np.nan))):
+                 lambda lv, t: chain.per_model.get((0, t), np.nan) + chain.per_model.get((lv, t), np.nan),
+                 lambda lv, t: len({chain.device.get((0, t)), chain.device.get((lv, t))}))):
             sel = s.arm == arm
             s.loc[sel, "cost_model_iterations"] = [its(lv) for lv in s.level[sel]]
-            s.loc[sel, "cost_seconds"] = [secs(lv, t) for lv, t in zip(s.level[sel], s.trial[sel])]
+            s.loc[sel, "cost_seconds"] = [secs(lv, t) if kinds(lv, t) == 1 else np.nan
+                                          for lv, t in zip(s.level[sel], s.trial[sel])]
+            s.loc[sel, "cost_device"] = [chain.device.get((lv, t)) for lv, t in zip(s.level[sel], s.trial[sel])]
     if "cost_model_iterations" not in s:
         return pd.DataFrame()
     s = s[s.cost_model_iterations.notna()]
@@ -227,7 +243,9 @@ def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
     g = s.groupby(["arm", "level", "setting"], sort=False)
     out = g.agg(percent_remaining=("percent_remaining", "mean"), accuracy=(metric, "mean"),
                 model_iterations=("cost_model_iterations", "mean"), seconds=("cost_seconds", "mean"),
-                trials=("trial", "nunique")).reset_index()
+                trials=("trial", "nunique"), devices=("cost_device", "nunique")).reset_index()
+    out.loc[out.devices > 1, "seconds"] = np.nan
+    out = out.drop(columns="devices")
     out["accuracy"] = 100 * out["accuracy"]
     return out.sort_values(["arm", "percent_remaining"], ascending=[True, False], ignore_index=True)
 

@@ -144,6 +144,19 @@ def test_cost_table_covers_imp_and_every_method(gated_run):
     assert ticket.seconds.is_monotonic_increasing
 
 
+def test_cost_seconds_are_left_blank_where_a_chain_crossed_devices(tmp_path, gated_run):
+    """A run resumed on a GPU: its seconds there do not add to the CPU's."""
+    shutil.copytree(gated_run.path, tmp_path / "run", ignore=shutil.ignore_patterns(".lock"))
+    unit = paths.unit_summary(tmp_path / "run", 1, 0)
+    store.write_json(unit, {**store.read_json(unit), "execution": {"device": "cuda (H100)", "stack": 8, "trials_together": 2}})
+    run = results.Run(tmp_path / "run")
+    costs = run.costs()
+    assert dict(zip(costs.level, costs.device.str.split().str[0])) == {0: "cpu", 1: "cuda", 2: "cpu"}
+    ticket = results.cost_table(run).query("arm == 'ticket'").set_index("level")
+    assert ticket.seconds[0] > 0 and ticket.seconds[[1, 2]].isna().all()
+    assert ticket.model_iterations.tolist() == [gated_run.config.training.iterations * (lv + 1) for lv in (0, 1, 2)]
+
+
 def test_killed_retraining_resumes_from_the_learned_masks(tmp_path, gated_run):
     shutil.copytree(gated_run.path, tmp_path / "run", ignore=shutil.ignore_patterns(".lock"))
     mdir = paths.method_dir(tmp_path / "run", "gaussian")

@@ -116,4 +116,6 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
         st.caption("Model-iterations per trial: one model trained for one iteration counts one. IMP's ticket at level L "
                    "needs its whole chain (L + 1 trainings); one-shot needs the dense training and its own; a "
                    "gate or continuous-sparsification mask needs its search plus, for weak tickets, one retraining. "
-                   "Seconds are each model's share of its batch's wall time on the machine that made the run.")
+                   "IMP's rows are over the trials the sweeps ran on (same θ0 and data order). Seconds are each "
+                   "model's share of its batch's wall time; blank where a ticket's chain trained on more than one "
+                   "device, since a CPU's and a GPU's seconds do not add up.")
