@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import figures, gate_figures, mask_figures
 from .figures import Chart
-from .results import Run, cost_table
+from .results import Run, cost_note, cost_table
 
 FORMATS = ("png", "svg", "html", "csv")
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -93,7 +93,7 @@ def run_charts(run: Run) -> list[Chart]:
 
 def gate_charts(run: Run, summary, sub: str) -> list[Chart]:
     """With gate sweeps: accuracy and cost of every arm, and each gate arm's middle sweep point vs IMP's mask."""
-    charts = [gate_figures.cost_chart(cost_table(run), sub)]
+    charts = [gate_figures.cost_chart(cost_table(run), sub + cost_note(run))]
     gates = summary[summary.arm.isin(figures.GATE_ARMS) & (summary.trial == 0)]
     short = figures.describe(run.config, f"{run.tag} · trial 0", short=True)
     for arm in sorted(gates.arm.unique(), key=figures.arm_order):

@@ -201,6 +201,18 @@ def level_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFram
     return pd.concat(cols, axis=1).reset_index()
 
 
+def sweep_trials(run: Run) -> list[int]:
+    """The trials gate and cs sweeps ran on: the ones cost_table compares IMP over."""
+    s = run.summary()
+    return sorted(s.trial[~s.arm.isin(list(ARM_LABELS))].unique().tolist()) if not s.empty else []
+
+
+def cost_note(run: Run) -> str:
+    """What a cost chart's subtitle says of its trials."""
+    trials = sweep_trials(run)
+    return f" · every arm on trial(s) {', '.join(map(str, trials))}, the sweeps'" if trials else ""
+
+
 def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
     """Per arm and level (sweep point): % remaining, accuracy, and what finding and training that ticket cost.
 
@@ -213,8 +225,8 @@ def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
     s = run.summary()
     if s.empty:
         return pd.DataFrame()
-    methods = s[~s.arm.isin(list(ARM_LABELS))]
-    s = (s[s.trial.isin(set(methods.trial))] if not methods.empty else s).assign(cost_device=None)
+    trials = sweep_trials(run)
+    s = (s[s.trial.isin(trials)] if trials else s).assign(cost_device=None)
     costs = run.costs()
     if not costs.empty:
         costs = costs.assign(per_model=costs.seconds / costs.models, device=costs.device.str.split().str[0])

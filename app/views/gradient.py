@@ -3,7 +3,7 @@
 import streamlit as st
 
 import common
-from lth import figures, gate_figures, mask_figures, paths
+from lth import figures, gate_figures, mask_figures, paths, results
 from lth.gate_figures import METHOD_NAMES
 from lth.gate_config import DEFAULT_SWEEPS, GateConfig
 
@@ -77,7 +77,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
     if mine is None or imp is None:
         st.info("The masks of this point (or of IMP's ticket at that trial) are not stored yet.")
         st.stop()
-    imp_row = data[(data.arm == "ticket") & (data.level == level)]
+    imp_row = data[(data.arm == "ticket") & (data.level == level) & (data.trial == trial)]  # the masks shown
     name_gate, name_imp = f"{figures.arm_label(arm)} at {setting[point]}", f"IMP ticket at level {level}"
     short = figures.describe(run.config, f"{run.tag} · trial {trial}", short=True)
     overlap = gate_figures.mask_overlap(mine, imp, (name_gate, name_imp), short, f"mask_overlap_{arm}_point{point}")
@@ -106,7 +106,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
     st.subheader("What each ticket cost")
     costs = common.load("cost_table", run)
     if costs is not None and not costs.empty:
-        common.show(gate_figures.cost_chart(costs, common.subtitle(run)), "g-cost")
+        common.show(gate_figures.cost_chart(costs, common.subtitle(run) + results.cost_note(run)), "g-cost")
         st.dataframe(costs.assign(arm=costs.arm.map(figures.arm_label)).round(
             {"percent_remaining": 2, "accuracy": 2, "seconds": 1}), hide_index=True, width="stretch",
             column_config={"arm": st.column_config.TextColumn("arm", width="medium"), "setting": "λ / s0",
