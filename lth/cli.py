@@ -181,7 +181,7 @@ def cmd_check_paper(args) -> int:
     print(run.label)
     if (run.config.model.model, run.config.data.dataset) != ("lenet_300_100", "mnist"):
         print("note: the claims are the paper's for LeNet-300-100 on MNIST; this run is something else")
-    table = paper.check(run.summary())
+    table = paper.check(run.summary(), run.config.experiment.levels)
     for i, row in table.iterrows():
         print(f"\n{i + 1:>2}. {row.claim:<66} {row.verdict.upper()}")
         print(f"    paper: {row.paper}")

@@ -56,7 +56,7 @@ def test_shipped_run_opens_with_finished_units(run_dir: Path):
 
 def test_check_paper_reads_the_shipped_lenet_mnist():
     run = results.Run(next(p for p in RUNS if p.parent.name == "lenet-mnist"))
-    table = paper.check(run.summary())
+    table = paper.check(run.summary(), run.config.experiment.levels)
     assert len(table) == len(paper.CLAIMS)
     assert set(table["verdict"]) <= {"agree", "disagree", "not yet"}
 

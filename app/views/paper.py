@@ -13,7 +13,7 @@ run = common.current_run()
 if run is not None and (data := common.load("summary", run)) is not None:
     if (run.config.model.model, run.config.data.dataset) != ("lenet_300_100", "mnist"):
         st.warning("These claims are the paper's for LeNet-300-100 on MNIST; the picked run is something else.")
-    table = paper.check(data)
+    table = paper.check(data, run.config.experiment.levels)
     counts = table.verdict.value_counts()
     cols = st.columns(3)
     for col, verdict in zip(cols, ("agree", "disagree", "not yet")):
