@@ -201,6 +201,9 @@ def level_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFram
     return pd.concat(cols, axis=1).reset_index()
 
 
+MIXED = "mixed"  # cost_table's device of a chain that trained on more than one device type
+
+
 def sweep_trials(run: Run) -> list[int]:
     """The trials gate and cs sweeps ran on: the ones cost_table compares IMP over."""
     s = run.summary()
@@ -231,21 +234,21 @@ def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
     if not costs.empty:
         costs = costs.assign(per_model=costs.seconds / costs.models, device=costs.device.str.split().str[0])
         costs = costs.sort_values(["trial", "level"])  # device: its type (cpu, cuda, mps), what sets the speed
+        crossed = costs.groupby("trial").device.transform(lambda d: (d != d.iloc[0]).cummax())
         chain = costs.assign(chain_seconds=costs.groupby("trial").per_model.cumsum(),
-                             chain_devices=costs.groupby("trial").device.transform(lambda d: (d != d.iloc[0]).cummax() + 1))
-        chain = chain.set_index(["level", "trial"])
+                             chain_device=costs.device.where(~crossed, MIXED)).set_index(["level", "trial"])
+        both = lambda a, b: a if a == b else MIXED  # noqa: E731
         iterations = run.config.training.iterations
-        for arm, its, secs, kinds in (
+        for arm, its, secs, device in (
                 ("ticket", lambda lv: (lv + 1) * iterations, lambda lv, t: chain.chain_seconds.get((lv, t)),
-                 lambda lv, t: chain.chain_devices.get((lv, t), 1)),
+                 lambda lv, t: chain.chain_device.get((lv, t))),
                 ("one_shot", lambda lv: 2 * iterations,
                  lambda lv, t: chain.per_model.get((0, t), np.nan) + chain.per_model.get((lv, t), np.nan),
-                 lambda lv, t: len({chain.device.get((0, t)), chain.device.get((lv, t))}))):
+                 lambda lv, t: both(chain.device.get((0, t)), chain.device.get((lv, t))))):
             sel = s.arm == arm
             s.loc[sel, "cost_model_iterations"] = [its(lv) for lv in s.level[sel]]
-            s.loc[sel, "cost_seconds"] = [secs(lv, t) if kinds(lv, t) == 1 else np.nan
-                                          for lv, t in zip(s.level[sel], s.trial[sel])]
-            s.loc[sel, "cost_device"] = [chain.device.get((lv, t)) for lv, t in zip(s.level[sel], s.trial[sel])]
+            s.loc[sel, "cost_seconds"] = [secs(lv, t) for lv, t in zip(s.level[sel], s.trial[sel])]
+            s.loc[sel, "cost_device"] = [device(lv, t) for lv, t in zip(s.level[sel], s.trial[sel])]
     if "cost_model_iterations" not in s:
         return pd.DataFrame()
     s = s[s.cost_model_iterations.notna()]
@@ -255,8 +258,8 @@ def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
     g = s.groupby(["arm", "level", "setting"], sort=False)
     out = g.agg(percent_remaining=("percent_remaining", "mean"), accuracy=(metric, "mean"),
                 model_iterations=("cost_model_iterations", "mean"), seconds=("cost_seconds", "mean"),
-                trials=("trial", "nunique"), devices=("cost_device", "nunique")).reset_index()
-    out.loc[out.devices > 1, "seconds"] = np.nan
+                trials=("trial", "nunique"), devices=("cost_device", "unique")).reset_index()
+    out.loc[[len(d) > 1 or MIXED in d for d in out.devices], "seconds"] = np.nan
     out = out.drop(columns="devices")
     out["accuracy"] = 100 * out["accuracy"]
     return out.sort_values(["arm", "percent_remaining"], ascending=[True, False], ignore_index=True)
