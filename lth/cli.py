@@ -171,13 +171,7 @@ def cmd_export(args) -> int:
 def cmd_check_paper(args) -> int:
     from . import paper, results
 
-    ref = args.run
-    if ref and Path(ref).is_dir() and not Path(ref, "config.json").exists():  # e.g. pretrained_runs/lenet-mnist
-        from .store import find_runs
-
-        inside = find_runs(Path(ref))
-        ref = str(inside[0]) if len(inside) == 1 else ref
-    run = results.Run(results.resolve(ref, paths.runs_dir(args.runs_dir)))
+    run = results.Run(results.resolve(args.run, paths.runs_dir(args.runs_dir)))
     print(run.label)
     if (run.config.model.model, run.config.data.dataset) != ("lenet_300_100", "mnist"):
         print("note: the claims are the paper's for LeNet-300-100 on MNIST; this run is something else")

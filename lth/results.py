@@ -291,9 +291,17 @@ def records_arms(summary: pd.DataFrame) -> list[str]:
 
 
 def resolve(ref: str | None, runs_dir: Path) -> Path:
-    """A run folder from a path, a run id (or its prefix), or None for the latest run in runs_dir."""
+    """A run folder from a path, a folder holding exactly one run (e.g. pretrained_runs/lenet-mnist),
+    a run id (or its prefix), or None for the latest run in runs_dir."""
     if ref and Path(ref, "config.json").exists():
         return Path(ref)
+    if ref and Path(ref).is_dir():
+        inside = store.find_runs(Path(ref))
+        if len(inside) == 1:
+            return inside[0]
+        if inside:
+            names = ", ".join(r.name for r in inside)
+            raise ConfigError(f"{ref} holds {len(inside)} runs ({names}); give one of their folders")
     runs = store.find_runs(runs_dir)
     if ref is None:
         if not runs:

@@ -186,6 +186,15 @@ def test_results_run_reads_a_copied_run(runs_root, finished_run):
     assert results.resolve(finished_run.path.name[:5], runs_root) == runs_root / finished_run.path.name
 
 
+def test_resolve_takes_a_folder_holding_one_run_and_refuses_one_holding_several(runs_root, finished_run):
+    group = runs_root / "lenet-like"
+    shutil.copytree(finished_run.path, group / finished_run.path.name)
+    assert results.resolve(str(group), runs_root) == group / finished_run.path.name
+    shutil.copytree(finished_run.path, group / "another")
+    with pytest.raises(ConfigError, match="holds 2 runs"):
+        results.resolve(str(group), runs_root)
+
+
 def test_a_running_run_whose_process_died_is_listed_as_interrupted(runs_root, finished_run):
     run = runs_root / finished_run.path.name  # runs_root holds a copy of the finished run
     store.write_status(run, state="running")
