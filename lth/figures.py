@@ -186,7 +186,8 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, arms: list[str]
         if show_dense and not dense.empty:
             fig.add_hline(y=float(dense["mean"].iloc[0]), line=dict(color="black", dash="dot", width=1.5),
                           annotation_text="dense network" + (f" · {run_label}" if len(frames) > 1 else ""),
-                          annotation_position="bottom left")
+                          # the left end is where every curve starts (on this line); the right end is clearer
+                          annotation_position="top right", annotation_bgcolor="rgba(255,255,255,0.85)")
     _percent_axis(fig, data.percent_remaining[data.percent_remaining > 0])
     legend_rows = math.ceil(len([t for t in fig.data if t.showlegend is not False]) / 3)
     _layout(fig, f"{title} vs weights remaining", subtitle, "% of weights remaining (log scale)", AXIS_TITLES[metric],
