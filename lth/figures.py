@@ -186,8 +186,10 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, arms: list[str]
         if show_dense and not dense.empty:
             fig.add_hline(y=float(dense["mean"].iloc[0]), line=dict(color="black", dash="dot", width=1.5),
                           annotation_text="dense network" + (f" · {run_label}" if len(frames) > 1 else ""),
-                          # the left end is where every curve starts (on this line); the right end is clearer
-                          annotation_position="top right", annotation_bgcolor="rgba(255,255,255,0.85)")
+                          # not at the left end, where every curve starts on this line: at the sparse end,
+                          # on the side the curves leave (accuracy falls, early-stop iterations rise)
+                          annotation_position="bottom right" if metric == "early_stop_iteration" else "top right",
+                          annotation_bgcolor="rgba(255,255,255,0.85)")
     _percent_axis(fig, data.percent_remaining[data.percent_remaining > 0])
     legend_rows = math.ceil(len([t for t in fig.data if t.showlegend is not False]) / 3)
     _layout(fig, f"{title} vs weights remaining", subtitle, "% of weights remaining (log scale)", AXIS_TITLES[metric],
@@ -297,4 +299,5 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 def _level_palette(n: int) -> list[str]:
     import plotly.colors as pc
 
-    return pc.sample_colorscale("Viridis", [i / max(n - 1, 1) * 0.9 for i in range(n)])
+    # Viridis stops at 0.75: its yellow end is too pale for a line on white (or a projector)
+    return pc.sample_colorscale("Viridis", [i / max(n - 1, 1) * 0.75 for i in range(n)])
