@@ -189,6 +189,18 @@ def test_weights_layer_and_level_change_the_histograms(app):
     assert all("· level 2" in title(f) for f in figures(at).values())
 
 
+def test_weights_table_counts_one_trial_while_the_legend_counts_every_trial(app):
+    at = app("weights")
+    assert at.subheader[0].value == "In numbers, mean over 2 trials"
+    both = at.dataframe[0].value["weights (per trial)"]
+    at.selectbox(key="w_trial").set_value(0).run()
+    one = at.dataframe[0].value["weights (per trial)"]
+    assert both.to_dict() == one.to_dict() and set(one.index) == {"kept", "pruned"}
+    at.selectbox(key="w_trial").set_value("all").run()
+    legend = [t["name"] for t in figures(at)["chart-w-initial"]["data"]]
+    assert legend[0] == f"kept by the next level ({2 * one['kept']:,} weights)", legend
+
+
 def test_lab_slider_moves_the_no_retraining_point(app):
     at = app("lab")
     before = figures(at)["chart-lab-slider"]

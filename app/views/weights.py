@@ -9,6 +9,9 @@ st.title("Which weights survive?")
 st.markdown("At each level the ticket is trained, then its smallest weights are pruned. Compare the weights the "
             "**next level keeps** with those it **prunes**: where they started (θ₀), where training took them, "
             "and how far they moved.")
+STAT_COLUMNS = {"count": "weights (per trial)", "mean_abs_initial": "mean |θ₀|", "mean_abs_final": "mean |θ_final|",
+                "mean_movement": "mean |θ_final − θ₀|", "median_movement": "median |θ_final − θ₀|"}
+
 run = common.current_run()
 if run is not None and run.levels:
     levels = run.levels
@@ -26,8 +29,10 @@ if run is not None and run.levels:
             common.show(figures.weight_histogram(rows, layer, quantity, sub), f"w-{quantity}")
         stats = run.weight_stats(level)
         stats = stats[stats.layer == layer] if trial == "all" else stats[(stats.layer == layer) & (stats.trial == trial)]
-        st.subheader("In numbers")
-        st.dataframe(stats.groupby("group")[["count", "mean_abs_initial", "mean_abs_final", "mean_movement",
-                                               "median_movement"]].mean().round(4), width="stretch")
-        st.caption("Histograms share bins per trial; counts are normalised within each group so both shapes show. "
+        st.subheader("In numbers" + (f", mean over {len(trials)} trials" if trial == "all" and len(trials) > 1 else ""))
+        table = stats.groupby("group")[list(STAT_COLUMNS)].mean().rename(columns=STAT_COLUMNS)
+        table[STAT_COLUMNS["count"]] = table[STAT_COLUMNS["count"]].round().astype(int)
+        st.dataframe(table.round(4), width="stretch")
+        st.caption("Histograms share bins per trial; counts are normalised within each group so both shapes show "
+                   "(the legend counts the weights of every trial shown). "
                    "In the paper, weights that survive moved further from their initial values.")
