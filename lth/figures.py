@@ -71,18 +71,22 @@ def arm_marker(arm: str) -> str:
     return "diamond" if arm in STRONG_ARMS else "circle"
 
 
+DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "synthetic": "synthetic data"}
+
+
 def describe(config: Config, note: str = "", short: bool = False) -> str:
-    """A chart's subtitle: the run's label in bold (if any), what it is (+ note), then how it trains (unless short)."""
+    """A chart's subtitle: the run's label in bold (if any), what it is (+ note), then how it trains (unless short,
+    for half-width charts: then what it is takes two lines)."""
     t, p, e = config.training, config.pruning, config.experiment
     model = {"lenet_300_100": "LeNet-300-100", "conv2": "Conv-2", "conv4": "Conv-4", "conv6": "Conv-6"}[config.model.model]
-    data = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "synthetic": "synthetic data"}
     conv = f"conv {p.rate_conv:.0%} / " if config.model.model != "lenet_300_100" else ""
     rates = (f"global {p.rate_global:.0%}" if p.strategy == "global"
              else f"{conv}fc {p.rate_fc:.0%} / output {p.rate_output:.0%}")
     rewind = "rewind to init" if p.rewind_iteration == 0 else f"rewind to iteration {p.rewind_iteration}"
     trials = f"{e.trials} trial" + ("s" if e.trials > 1 else "")
     label = f"<b>{e.label}</b><br>" if e.label else ""
-    what = f"{model} on {data[config.data.dataset]} · {t.iterations:,} iterations a level · {trials}"
+    # short subtitles are for half-width charts: a line break where a narrow chart would cut the line off
+    what = f"{model} on {DATASET_NAMES[config.data.dataset]}" + ("<br>" if short else " · ") + f"{t.iterations:,} iterations a level · {trials}"
     how = f"Adam {t.lr:g}, batch {t.batch_size} · prune {rates} per level, {rewind}"
     return label + what + (f" · {note}" if note else "") + ("" if short else f"<br>{how}")
 

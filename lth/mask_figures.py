@@ -67,12 +67,20 @@ def pixel_map(first_layer_mask: np.ndarray, side: int = 28, subtitle: str = "") 
     counts = first_layer_mask.reshape(first_layer_mask.shape[0], -1).sum(0).reshape(side, -1)
     fig = go.Figure(go.Heatmap(z=counts, colorscale="Viridis", colorbar=dict(title="connections"),
                                hovertemplate="pixel (%{y}, %{x}): %{z} connections<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
-    _layout(fig, "Surviving connections of each input pixel", subtitle, "", "", height=520, legend_rows=0)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    _layout(fig, "Connections left per input pixel", subtitle, "", "", height=520, legend_rows=0)
     data = pd.DataFrame(counts).stack().rename("connections").reset_index()
     data.columns = ["row", "col", "connections"]
     return Chart(fig, data, "pixel_connections")
+
+
+def border_and_centre(first_layer_mask: np.ndarray, side: int = 28, border: int = 4) -> tuple[float, float]:
+    """Mean connections left per input pixel in the outer `border` pixels of the image, and inside them."""
+    counts = first_layer_mask.reshape(first_layer_mask.shape[0], -1).sum(0).reshape(side, -1)
+    edge = np.ones(counts.shape, bool)
+    edge[border:-border, border:-border] = False
+    return float(counts[edge].mean()), float(counts[~edge].mean())
 
 
 def receptive_fields(first_layer_mask: np.ndarray, side: int = 28, units: int = 16, subtitle: str = "") -> Chart:
@@ -87,9 +95,13 @@ def receptive_fields(first_layer_mask: np.ndarray, side: int = 28, units: int = 
         fig.add_trace(go.Heatmap(z=m[unit].reshape(side, -1).astype(int), colorscale=[[0, "white"], [1, "#0072B2"]],
                                  showscale=False, zmin=0, zmax=1, hovertemplate="(%{y}, %{x})<extra></extra>"),
                       row=i // cols + 1, col=i % cols + 1)
-    fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor="x")
-    fig.update_xaxes(showticklabels=False)
-    _layout(fig, f"Kept inputs of the {len(order)} best-connected hidden units", subtitle, "", "",
-            height=200 * rows_n + 140, legend_rows=0)
+    frame = dict(showticklabels=False, showgrid=False, zeroline=False, showline=True, linecolor="#bbb", mirror=True)
+    fig.update_yaxes(autorange="reversed", constrain="domain", **frame)  # a thin frame: the image's 28x28 extent
+    fig.update_xaxes(constrain="domain", **frame)
+    for i in range(1, len(order) + 1):  # square pixels: each image's y axis keeps the scale of its own x axis
+        fig.update_layout({f"yaxis{i if i > 1 else ''}": dict(scaleanchor=f"x{i if i > 1 else ''}")})
+    _layout(fig, f"Kept inputs of {len(order)} hidden units", subtitle, "", "",
+            height=140 * rows_n + 190, legend_rows=0)
+    fig.update_layout(margin_t=fig.layout.margin.t + 50)  # room for the first row's subplot titles
     data = pd.DataFrame({"unit": order, "kept_inputs": m[order].sum(1)})
     return Chart(fig, data, "receptive_fields")

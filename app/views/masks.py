@@ -38,8 +38,13 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
         first = next(iter(layers.values()))
         if first.ndim == 2 and first.shape[1] == 784:
             st.subheader("The first layer, seen as images")
-            st.markdown("Each MNIST input is a 28×28 image. Left: how many hidden units each pixel still feeds. "
-                        "Tickets keep the centre, where the digits are, and drop the empty border.")
+            edge, centre = mask_figures.border_and_centre(first, 28)
+            st.markdown(f"Each {figures.DATASET_NAMES[run.config.data.dataset]} input is a 28×28 image. Left: how "
+                        "many hidden units each pixel still feeds. Right: the inputs kept by the 16 hidden units "
+                        f"that keep the most. Here a pixel of the 4-pixel border feeds **{edge:.1f}** units on "
+                        f"average, a pixel inside it **{centre:.1f}**. On MNIST, whose border is empty, tickets "
+                        "drop the border and keep the centre, where the digits are; Fashion-MNIST's garments "
+                        "fill the frame, and its tickets keep the border almost as well as the centre.")
             half = (figures.describe(run.config, short=True)
                     + f"<br>{where} · {figures.arm_label(arm)} · trial {key[1]} · run {run.run_id[:6]}")
             c1, c2 = st.columns(2)  # half-width charts: a subtitle short enough to fit
