@@ -156,6 +156,14 @@ def current_run() -> results.Run | None:
         return None
 
 
+def shown_path(path: Path) -> Path:
+    """A run's folder as a command shown on a page would name it: relative to where the app started, if inside it."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return Path(path)
+
+
 def subtitle(run: results.Run) -> str:
     return figures.describe(run.config, run.tag)
 

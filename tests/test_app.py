@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,6 +200,16 @@ def test_weights_table_counts_one_trial_while_the_legend_counts_every_trial(app)
     at.selectbox(key="w_trial").set_value("all").run()
     legend = [t["name"] for t in figures(at)["chart-w-initial"]["data"]]
     assert legend[0] == f"kept by the next level ({2 * one['kept']:,} weights)", legend
+
+
+def test_paper_page_counts_its_verdicts_and_gives_the_command_for_the_same_table(app, store):
+    at = app("paper")
+    table = at.dataframe[0].value
+    assert set(table.verdict) <= {"agree", "disagree", "not yet"} and len(table) == 11
+    assert sum(int(m.value) for m in at.metric) == len(table)
+    command = at.caption[0].value.split("`")[1].split()
+    assert command[:4] == ["python", "-m", "lth", "check-paper"]
+    assert Path(command[4]).resolve() == Path(store.run).resolve()  # outside the working folder: the full path
 
 
 def test_lab_slider_moves_the_no_retraining_point(app):

@@ -23,4 +23,4 @@ if run is not None:
                f"weight histograms, masks; with gradient-found tickets, accuracy and cost of every arm and how each "
                f"learned mask overlaps IMP's. Each names the run ({run.run_id[:6]}) and its config.")
     st.markdown("The same files without the app:")
-    st.code(f"python -m lth export {run.path} --out figures/{run.run_id[:6]}", language="bash")
+    st.code(f"python -m lth export {common.shown_path(run.path)} --out figures/{run.run_id[:6]}", language="bash")

@@ -32,7 +32,7 @@ if sweeps is not None and sweeps.empty:
     st.info("This run has no gradient-found masks yet. Add a sweep from the command line (each line learns one "
             "method's masks from this run's θ₀ and stores them as new arms), or from the **Pruning lab**.")
     data_dir = paths.data_dir()
-    st.code("\n".join(f"python -m lth gates {run.path} --method {m} --data-dir {data_dir}" for m in DEFAULT_SWEEPS),
+    st.code("\n".join(f"python -m lth gates {common.shown_path(run.path)} --method {m} --data-dir {data_dir}" for m in DEFAULT_SWEEPS),
             language="bash", wrap_lines=True)
     st.caption(f"Default sweeps: λ = {DEFAULT_SWEEPS['gaussian']} for the gates, s0 = {DEFAULT_SWEEPS['cs']} for "
                f"continuous sparsification (`--sweep` to choose); `--gate-iterations N` sets how long each mask "

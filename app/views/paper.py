@@ -18,11 +18,14 @@ if run is not None and (data := common.load("summary", run)) is not None:
     cols = st.columns(3)
     for col, verdict in zip(cols, ("agree", "disagree", "not yet")):
         col.metric(verdict.capitalize(), int(counts.get(verdict, 0)))
-    icons = {"agree": "✅ agree", "disagree": "❌ disagree", "not yet": "⏳ not yet"}
+    # colour, not emoji: a projector's Linux box may have no emoji font and would show empty boxes
+    shades = {"agree": "background-color: #d4edda; color: #155724", "disagree": "background-color: #f8d7da; color: #721c24",
+              "not yet": "background-color: #eeeeee; color: #444444"}
+    shown = table[["claim", "verdict", "this_run", "paper", "range", "tolerance", "why"]]
     st.dataframe(
-        table.assign(verdict=table.verdict.map(icons))[["claim", "verdict", "this_run", "paper", "range", "tolerance", "why"]],
+        shown.style.map(lambda v: shades.get(v, ""), subset=["verdict"]),
         width="stretch", hide_index=True, height=36 * (len(table) + 1) + 4,
         column_config={"this_run": "this run", "range": "per-trial range", "why": "why this tolerance"})
     st.caption(f"{common.subtitle(run).replace('<br>', ' · ')}. 'Not yet' means the run has not reached the levels "
                "the claim needs (a run still computing fills them in). Same table: "
-               f"`python -m lth check-paper {run.path}`")
+               f"`python -m lth check-paper {common.shown_path(run.path)}`")
