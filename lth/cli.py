@@ -22,6 +22,7 @@ from .data import DataError
 from .gate_config import GateConfig
 
 EXIT_BAD_INPUT = 2
+RUN_HELP = "a run folder, a folder holding one run (pretrained_runs/lenet-mnist), or a run-id prefix (default: the latest)"
 
 
 class Parser(argparse.ArgumentParser):
@@ -72,23 +73,23 @@ def build_parser() -> Parser:
     _add_location_flags(ls)
 
     show = sub.add_parser("show", help="per-level table of a run (default: the latest)")
-    show.add_argument("run", nargs="?", help="run folder or run-id prefix")
+    show.add_argument("run", nargs="?", help=RUN_HELP)
     show.add_argument("--metric", default="test_acc_at_early_stop",
                       choices=("test_acc_at_early_stop", "test_acc_final", "train_acc_final"))
     _add_location_flags(show)
 
     export = sub.add_parser("export", help="write every chart of a run as PNG, SVG, HTML and CSV")
-    export.add_argument("run", nargs="?", help="run folder or run-id prefix (default: the latest)")
+    export.add_argument("run", nargs="?", help=RUN_HELP)
     export.add_argument("--out", type=Path, required=True, help="folder to write into")
     export.add_argument("--formats", default="png,svg,html,csv", help="comma-separated subset of png,svg,html,csv")
     _add_location_flags(export)
 
     check = sub.add_parser("check-paper", help="the paper's LeNet-300-100 claims vs a run, claim by claim")
-    check.add_argument("run", nargs="?", help="run folder, a folder holding one run, or run-id prefix (default: latest)")
+    check.add_argument("run", nargs="?", help=RUN_HELP)
     _add_location_flags(check)
 
     gates = sub.add_parser("gates", help="learn masks by gradient descent on a run: gate or cs sweep, as further arms")
-    gates.add_argument("run", help="the IMP run to add the arms to: run folder or run-id prefix")
+    gates.add_argument("run", help="the IMP run to add the arms to: a run folder, a folder holding one run, or a run-id prefix")
     gates.add_argument("--data-dir", type=Path, default=None, help="data sets (default $LTH_DATA_DIR or data/)")
     gates.add_argument("--device", default="auto", choices=devices.CHOICES, help="where to train")
     gates.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
