@@ -300,8 +300,8 @@ def resolve(ref: str | None, runs_dir: Path) -> Path:
         if len(inside) == 1:
             return inside[0]
         if inside:
-            names = ", ".join(r.name for r in inside)
-            raise ConfigError(f"{ref} holds {len(inside)} runs ({names}); give one of their folders")
+            names = ", ".join(str(r) for r in inside)
+            raise ConfigError(f"{ref} holds {len(inside)} runs; give one of their folders: {names}")
     runs = store.find_runs(runs_dir)
     if ref is None:
         if not runs:
