@@ -62,9 +62,14 @@ def remaining_by_layer(summary: pd.DataFrame, level: int, subtitle: str = "", ar
     return Chart(fig, data.assign(level=level, arm=arm), name)
 
 
+def pixel_counts(first_layer_mask: np.ndarray, side: int = 28) -> np.ndarray:
+    """side x side: how many hidden units each input pixel still feeds (first fully-connected layer)."""
+    return first_layer_mask.reshape(first_layer_mask.shape[0], -1).sum(0).reshape(side, -1)
+
+
 def pixel_map(first_layer_mask: np.ndarray, side: int = 28, subtitle: str = "") -> Chart:
     """How many hidden units each input pixel still connects to (first fully-connected layer)."""
-    counts = first_layer_mask.reshape(first_layer_mask.shape[0], -1).sum(0).reshape(side, -1)
+    counts = pixel_counts(first_layer_mask, side)
     fig = go.Figure(go.Heatmap(z=counts, colorscale="Viridis", colorbar=dict(title="connections"),
                                hovertemplate="pixel (%{y}, %{x}): %{z} connections<extra></extra>"))
     fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False, zeroline=False)
@@ -77,7 +82,7 @@ def pixel_map(first_layer_mask: np.ndarray, side: int = 28, subtitle: str = "") 
 
 def border_and_centre(first_layer_mask: np.ndarray, side: int = 28, border: int = 4) -> tuple[float, float]:
     """Mean connections left per input pixel in the outer `border` pixels of the image, and inside them."""
-    counts = first_layer_mask.reshape(first_layer_mask.shape[0], -1).sum(0).reshape(side, -1)
+    counts = pixel_counts(first_layer_mask, side)
     edge = np.ones(counts.shape, bool)
     edge[border:-border, border:-border] = False
     return float(counts[edge].mean()), float(counts[~edge].mean())
