@@ -15,8 +15,10 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run app/...` from anywhere
 
-from lth import export, figures, paths, results, store  # noqa: E402
-from lth.config import ConfigError  # noqa: E402
+from lth.core import paths, store  # noqa: E402
+from lth.core.config import ConfigError  # noqa: E402
+from lth.report import export, figures  # noqa: E402
+from lth.runs import results  # noqa: E402
 
 GATE_ARMS_HELP = (
     "- **Gates, strong (θ₀ frozen)**: a mask *learned* by gradient descent (Gaussian or hard-concrete gates) "

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lth import figures, jobs, paths, results
-from lth.config import ConfigError
-from lth.gate_config import METHODS, GateConfig
-from lth.gate_figures import METHOD_NAMES
+from lth import jobs
+from lth.core import paths
+from lth.core.config import ConfigError
+from lth.core.gate_config import METHODS, GateConfig
+from lth.report import figures
+from lth.report.gate_figures import METHOD_NAMES
+from lth.runs import results
 
 LIMITS = {"points": (1, 5), "gate_iterations": (50, 5000)}
 LAB_SWEEPS = {"gaussian": "1e-6,1e-5,1e-4", "hard_concrete": "1e-6,1e-5,1e-4", "cs": "0.05,0,-0.1"}

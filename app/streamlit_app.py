@@ -4,9 +4,8 @@ Pages live in app/views/, not app/pages/: that folder name turns on Streamlit's
 older file-based navigation, under which a deep link loses the page list.
 """
 
-import streamlit as st
-
 import common
+import streamlit as st
 
 st.set_page_config(page_title="Lottery ticket explorer", page_icon=":material/confirmation_number:", layout="wide")
 

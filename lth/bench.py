@@ -33,11 +33,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import devices, models, pruning
-from .config import TrainingConfig
-from .data import Dataset
-from .seeds import generator
-from .train import Stack, evaluate
+from .core import devices
+from .core.config import TrainingConfig
+from .core.seeds import generator
+from .engine import models, pruning
+from .engine.data import Dataset
+from .engine.train import Stack, evaluate
 
 PAPER = dict(trials=5, levels=21, iterations=50_000, per_trial=3, eval_every=100, eval_examples=15_000)
 

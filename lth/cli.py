@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import devices, paths
-from .config import PRESETS, SECTIONS, Config, ConfigError, flag, preset
-from .data import DataError
-from .gate_config import GateConfig
+from .core import devices, paths
+from .core.config import PRESETS, SECTIONS, Config, ConfigError, flag, preset
+from .core.gate_config import GateConfig
+from .engine.data import DataError
 
 EXIT_BAD_INPUT = 2
 RUN_HELP = "a run folder, a folder holding one run (pretrained_runs/lenet-mnist), or a run-id prefix (default: the latest)"
@@ -105,7 +105,7 @@ def build_parser() -> Parser:
 
 
 def cmd_run(args) -> int:
-    from . import lottery  # torch import deferred: `lth ls` stays fast
+    from .tickets import lottery  # torch import deferred: `lth ls` stays fast
 
     config = run_config(args)
     options = lottery.RunOptions(data_dir=paths.data_dir(args.data_dir), device=args.device,
@@ -119,7 +119,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_ls(args) -> int:
-    from . import store
+    from .core import store
 
     root = paths.runs_dir(args.runs_dir)
     table = store.index(root)
@@ -134,7 +134,7 @@ def cmd_ls(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from . import results
+    from .runs import results
 
     run = results.Run(results.resolve(args.run, paths.runs_dir(args.runs_dir)))
     print(run.label)
@@ -153,7 +153,8 @@ def cmd_show(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from . import export, results
+    from .report import export
+    from .runs import results
 
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     bad = [f for f in formats if f not in export.FORMATS]
@@ -170,7 +171,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_check_paper(args) -> int:
-    from . import paper, results
+    from .report import paper
+    from .runs import results
 
     run = results.Run(results.resolve(args.run, paths.runs_dir(args.runs_dir)))
     print(run.label)
@@ -189,7 +191,8 @@ def cmd_check_paper(args) -> int:
 
 
 def cmd_gates(args) -> int:
-    from . import gate_search, lottery, results
+    from .runs import results
+    from .tickets import gate_search, lottery
 
     given = {f.name: getattr(args, f.name) for f in fields(GateConfig) if getattr(args, f.name) is not None}
     gcfg = GateConfig(**given)
@@ -222,8 +225,8 @@ HANDLERS = {"run": cmd_run, "gates": cmd_gates, "ls": cmd_ls, "show": cmd_show, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .store import RunBusy
-    from .train import Cancelled, Diverged
+    from .core.store import RunBusy
+    from .engine.train import Cancelled, Diverged
 
     args = build_parser().parse_args(argv)
     chatty = args.command in ("run", "gates") and not args.quiet

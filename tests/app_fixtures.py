@@ -16,8 +16,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from lth import config as config_mod
-from lth import paths
+from lth.core import config as config_mod
+from lth.core import paths
 
 REPO = Path(__file__).resolve().parent.parent
 ENTRY = REPO / "app" / "streamlit_app.py"

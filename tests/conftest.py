@@ -19,7 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `lth` importa
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from helpers import GATE_SWEEPS, SMALL, FinishedRun, options  # noqa: E402
-from lth import config, data, gate_search, lottery  # noqa: E402
+
+from lth.core import config  # noqa: E402
+from lth.engine import data  # noqa: E402
+from lth.tickets import gate_search, lottery  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

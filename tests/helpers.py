@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lth import config, data, lottery, results
-from lth.gate_config import GateConfig
-from lth.paths import PROJECT_ROOT
+from lth.core import config
+from lth.core.gate_config import GateConfig
+from lth.core.paths import PROJECT_ROOT
+from lth.engine import data
+from lth.runs import results
+from lth.tickets import lottery
 
 # A small run that still has every arm and more than one trial: ~4 s on 2 CPU cores.
 SMALL = dict(iterations=100, eval_every=50, levels=2, trials=2)

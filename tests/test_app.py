@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import streamlit as st
+from app_fixtures import CHARTS, DAMAGED_NAME, ENTRY, TITLES, entry_pages, make_store, page_file, twin_run
 from streamlit.testing.v1 import AppTest
 
-from app_fixtures import CHARTS, DAMAGED_NAME, ENTRY, TITLES, entry_pages, make_store, page_file, twin_run
-from lth import store as store_mod
+from lth.core import store as store_mod
 
 
 # --- fixtures and helpers ----------------------------------------------------------------
@@ -358,7 +358,8 @@ def test_gradient_page_without_sweeps_shows_the_command(app, store):
 
 
 def test_gradient_page_compares_a_learned_mask_with_imp(gated, gated_store):
-    from lth import gate_figures, results
+    from lth.report import gate_figures
+    from lth.runs import results
 
     at = gated("gradient")
     assert len(at.dataframe[0].value) == 3  # the sweeps table: one row per method

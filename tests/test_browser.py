@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from app_fixtures import CHARTS, ENTRY, REPO, TITLES, Store, entry_pages, make_store
-from lth import paths, store as store_mod
+
+from lth.core import paths
+from lth.core import store as store_mod
 
 CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import run_lth, write_fake_mnist
-from lth import cli, config, results
+
+from lth import cli
+from lth.core import config
+from lth.runs import results
 
 TINY = ["--preset", "synthetic", "--iterations", "40", "--eval-every", "20", "--levels", "1", "--quiet",
         "--device", "cpu"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lth.config import PRESETS, Config, ConfigError, canonical, preset
+from lth.core.config import PRESETS, Config, ConfigError, canonical, preset
 
 # Computed once with the engine's first version. A change here renames every stored run:
 # only accept it on purpose.
@@ -110,7 +110,7 @@ def test_arms_follow_the_experiment_section():
 
 
 def test_reduced_preset_says_so_on_every_chart():
-    from lth import figures
+    from lth.report import figures
 
     reduced = preset("conv2-fashion-reduced")
     assert reduced.experiment.label.startswith("REDUCED protocol")

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from helpers import write_fake_mnist
-from lth import data
-from lth.config import DataConfig, preset
-from lth.data import DataError
+
+from lth.core.config import DataConfig, preset
+from lth.engine import data
+from lth.engine.data import DataError
 
 MNIST_SMALL = DataConfig(dataset="mnist", validation_size=100)
 SHARED_MNIST = Path("/work/shared/data/mnist.npz")

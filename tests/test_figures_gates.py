@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from helpers import GATE_ARMS
-from lth import figures, gate_figures, results
+
+from lth.report import figures, gate_figures
+from lth.runs import results
 
 
 def masks(**layers) -> dict[str, np.ndarray]:

@@ -10,13 +10,16 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from helpers import GATE_ARMS, GATE_SWEEPS, options
-from lth import gate_search, lottery, models, paths, results, store
-from lth.config import ConfigError
-from lth.gate_config import GateConfig
-from lth.gates import GaussianGate, HardConcreteGate, cs_beta, cs_mask
-from lth.paths import PROJECT_ROOT
+
+from lth.core import paths, store
+from lth.core.config import ConfigError
+from lth.core.gate_config import GateConfig
+from lth.core.paths import PROJECT_ROOT
+from lth.engine import models
+from lth.runs import results
+from lth.tickets import gate_search, lottery
+from lth.tickets.gates import GaussianGate, HardConcreteGate, cs_beta, cs_mask
 
 N = 400_000  # samples per probability estimate: standard error <= 0.0008
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import fields
 
 import pytest
-
 from helpers import GATE_SWEEPS, stamps, write_fake_mnist
-from lth import config, jobs, paths
+
+from lth import jobs
 from lth.cli import build_parser
-from lth.config import ConfigError
-from lth.gate_config import GateConfig
+from lth.core import config, paths
+from lth.core.config import ConfigError
+from lth.core.gate_config import GateConfig
 
 
 @pytest.mark.parametrize("gcfg", [*GATE_SWEEPS, GateConfig(method="gaussian", sweep="1e-5", retrain=False)])

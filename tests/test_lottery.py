@@ -12,11 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from helpers import ALL_ARMS, lth_command, options, stamps, subprocess_env
-from lth import config, data, devices, lottery, paths, pruning, results, store, train
-from lth.paths import PROJECT_ROOT
-from lth.seeds import generator
+
+from lth.core import config, devices, paths, store
+from lth.core.paths import PROJECT_ROOT
+from lth.core.seeds import generator
+from lth.engine import data, pruning, train
+from lth.runs import results
+from lth.tickets import lottery
 
 CPU = torch.device("cpu")
 TRIALS = [0, 1]  # the shared run's trials
@@ -351,7 +354,8 @@ def test_a_killed_run_resumes_to_the_same_numbers(tmp_path):
 # each level also takes 0.5 s longer, so that the two processes surely overlap.
 SPY = """
 import os, sys, time
-from lth import cli, lottery
+from lth import cli
+from lth.tickets import lottery
 
 def note(event):
     with open(os.environ["LTH_TEST_LOG"], "a") as f:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lth import mask_figures
+from lth.report import mask_figures
 
 
 def hand_mask() -> np.ndarray:

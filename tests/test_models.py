@@ -6,9 +6,9 @@ import math
 
 import pytest
 import torch
-
 from helpers import generators
-from lth import models
+
+from lth.engine import models
 
 
 @pytest.mark.parametrize("name, shape, prunable", [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lth import paper
+from lth.report import paper
 
 CLAIM = "Tickets first fall below dense at"
 LAST = 20

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from helpers import generators
-from lth import models, pruning
-from lth.config import PruningConfig, preset
+
+from lth.core.config import PruningConfig, preset
+from lth.engine import models, pruning
 
 # PAPER.md, "The sparsity ladder": percent of LeNet-300-100's weights remaining after round r.
 LENET_LADDER = {0: 100.0, 1: 80.04, 2: 64.06, 3: 51.28, 4: 41.05, 5: 32.87, 6: 26.32, 7: 21.07, 8: 16.88,

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from lth import cli, paper, paths, results, store
+from lth import cli
+from lth.core import paths, store
+from lth.report import paper
+from lth.runs import results
 
 SHIPPED = paths.PROJECT_ROOT / "pretrained_runs"
 RUNS = sorted(p.parent for p in SHIPPED.glob("*/*/config.json"))

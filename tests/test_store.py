@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lth import paths, results, store
-from lth.config import ConfigError
+from lth.core import paths, store
+from lth.core.config import ConfigError
+from lth.runs import results
 
 
 def test_atomic_writes_leave_only_the_file(tmp_path):

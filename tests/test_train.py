@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from helpers import generators
-from lth import models, pruning, train
-from lth.config import TrainingConfig
+
+from lth.core.config import TrainingConfig
+from lth.engine import models, pruning, train
 
 CFG = TrainingConfig(lr=1e-3, batch_size=20, iterations=30, eval_every=10)
 

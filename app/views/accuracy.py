@@ -1,9 +1,9 @@
 """Accuracy vs sparsity: every arm, every run you want to compare."""
 
+import common
 import streamlit as st
 
-import common
-from lth import figures
+from lth.report import figures
 
 st.title("Accuracy vs weights remaining")
 run = common.current_run()

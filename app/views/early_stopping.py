@@ -1,9 +1,9 @@
 """Early stopping: how fast tickets learn, and their learning curves."""
 
+import common
 import streamlit as st
 
-import common
-from lth import figures
+from lth.report import figures
 
 st.title("How fast do tickets learn?")
 run = common.current_run()

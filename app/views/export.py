@@ -1,9 +1,9 @@
 """Export: every figure of the current run in one zip, and the command that does the same."""
 
+import common
 import streamlit as st
 
-import common
-from lth import export
+from lth.report import export
 
 st.title("Figures for this run")
 run = common.current_run()

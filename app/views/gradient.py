@@ -1,11 +1,13 @@
 """Gradient-found tickets: masks learned by gradient descent (gates, continuous sparsification) next to IMP's."""
 
+import common
 import streamlit as st
 
-import common
-from lth import figures, gate_figures, mask_figures, paths, results
-from lth.gate_figures import METHOD_NAMES
-from lth.gate_config import DEFAULT_SWEEPS, GateConfig
+from lth.core import paths
+from lth.core.gate_config import DEFAULT_SWEEPS, GateConfig
+from lth.report import figures, gate_figures, mask_figures
+from lth.report.gate_figures import METHOD_NAMES
+from lth.runs import results
 
 ABOUT = """
 IMP finds a mask by **magnitude**: train, drop the smallest weights, rewind, repeat. These methods

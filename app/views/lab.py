@@ -2,13 +2,15 @@
 
 import math
 
+import common
+import gate_lab
 import numpy as np
 import streamlit as st
 
-import common
-import gate_lab
-from lth import figures, jobs, paths
-from lth.config import PRESETS, ConfigError, flag, preset
+from lth import jobs
+from lth.core import paths
+from lth.core.config import PRESETS, ConfigError, flag, preset
+from lth.report import figures
 
 LIMITS = {"levels": (0, 12), "iterations": (50, 5000), "trials": (1, 3), "reinit": (0, 2), "random_prune": (0, 2)}
 

@@ -1,9 +1,9 @@
 """Masks: what the ticket keeps, layer by layer, and (for 28x28 inputs) pixel by pixel."""
 
+import common
 import streamlit as st
 
-import common
-from lth import figures, mask_figures
+from lth.report import figures, mask_figures
 
 st.title("What does the ticket keep?")
 run = common.current_run()

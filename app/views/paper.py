@@ -1,9 +1,9 @@
 """Paper vs this run: the paper's LeNet-300-100 claims checked one by one."""
 
+import common
 import streamlit as st
 
-import common
-from lth import paper
+from lth.report import paper
 
 st.title("Paper vs this run")
 st.markdown("The claims Frankle & Carbin make for LeNet-300-100 on MNIST, each with this run's figure "

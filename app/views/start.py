@@ -1,9 +1,9 @@
 """Start here: the hypothesis, the IMP loop, and the one chart that tells the story."""
 
+import common
 import streamlit as st
 
-import common
-from lth import figures
+from lth.report import figures
 
 st.title("The Lottery Ticket Hypothesis")
 left, right = st.columns([3, 2], gap="large")

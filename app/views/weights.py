@@ -1,9 +1,9 @@
 """Weight movement: which weights survive the next round, where they started, and how far they moved."""
 
+import common
 import streamlit as st
 
-import common
-from lth import figures
+from lth.report import figures
 
 st.title("Which weights survive?")
 st.markdown("At each level the ticket is trained, then its smallest weights are pruned. Compare the weights the "

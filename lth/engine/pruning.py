@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from .config import PruningConfig
+from ..core.config import PruningConfig
 from .models import Model
 
 Masks = dict[str, torch.Tensor]

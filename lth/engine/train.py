@@ -16,12 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import TrainingConfig
+from ..core.config import TrainingConfig
+from ..core.seeds import generator
 from .data import Dataset
 from .models import Model, Params
 from .pruning import Masks
-from .seeds import generator
-
 
 DIVERGED_LOSS = 100.0
 

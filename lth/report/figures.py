@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .config import Config
+from ..core.config import Config
 
 ARM_STYLE = {  # colour-blind-safe (Okabe-Ito)
     "ticket": ("Winning ticket (IMP)", "#0072B2"),

@@ -22,11 +22,13 @@ from pathlib import Path
 
 import torch
 
-from . import data as data_mod
-from . import devices, models, paths, pruning, records, store
-from .config import Config, ConfigError
-from .seeds import generator
-from .train import TrainResult, train
+from ..core import devices, paths, store
+from ..core.config import Config, ConfigError
+from ..core.seeds import generator
+from ..engine import data as data_mod
+from ..engine import models, pruning
+from ..engine.train import TrainResult, train
+from . import records
 
 log = logging.getLogger("lth")
 

@@ -13,9 +13,9 @@ import warnings
 import zipfile
 from pathlib import Path
 
+from ..runs.results import Run, cost_note, cost_table
 from . import figures, gate_figures, mask_figures
 from .figures import Chart
-from .results import Run, cost_note, cost_table
 
 FORMATS = ("png", "svg", "html", "csv")
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")

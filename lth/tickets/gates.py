@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .gate_config import GateConfig
+from ..core.gate_config import GateConfig
 
 
 # --- the two relaxations of a Bernoulli gate ----------------------------------------

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import paths, store
-from .config import Config, ConfigError
-from .gate_config import RULES, GateConfig
+from ..core import paths, store
+from ..core.config import Config, ConfigError
+from ..core.gate_config import RULES, GateConfig
 
 ARM_LABELS = {"ticket": "Winning ticket (IMP)", "reinit": "Random reinitialisation",
               "random_prune": "Random pruning", "one_shot": "One-shot pruning"}
@@ -74,7 +74,7 @@ class Run:
         return sorted(t for lv, t in self.units if lv == level)
 
     def model(self):
-        from . import models  # torch is imported only where a model is needed: the app starts faster
+        from ..engine import models  # torch is imported only where a model is needed: the app starts faster
 
         return models.build(self.config.model.model, self.input_shape, self.num_classes)
 

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import paths, pruning, store
-from .config import PruningConfig
-from .models import Model, Params
-from .train import Cancelled, Diverged, TrainResult, evaluate
+from ..core import paths, store
+from ..core.config import PruningConfig
+from ..engine import pruning
+from ..engine.models import Model, Params
+from ..engine.train import Cancelled, Diverged, TrainResult, evaluate
 
 HIST_BINS = 50
 

@@ -29,14 +29,16 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from . import data as data_mod
-from . import devices, models, paths, pruning, records, store
-from .config import Config, ConfigError
-from .gate_config import GateConfig
+from ..core import devices, paths, store
+from ..core.config import Config, ConfigError
+from ..core.gate_config import GateConfig
+from ..core.seeds import generator, seed
+from ..engine import data as data_mod
+from ..engine import models, pruning
+from ..engine.train import BatchOrder, Cancelled, TrainResult, empty_curves, eval_schedule, evaluate, record_eval, train
+from . import records
 from .gates import cs_beta, cs_mask, relaxation
 from .lottery import Member, RunOptions
-from .seeds import generator, seed
-from .train import BatchOrder, Cancelled, TrainResult, empty_curves, eval_schedule, evaluate, record_eval, train
 
 log = logging.getLogger("lth")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import DataConfig
-from .seeds import generator
+from ..core.config import DataConfig
+from ..core.seeds import generator
 
 # Per-channel mean/std of the training images scaled to [0, 1].
 NORMALISATION = {
