@@ -9,10 +9,9 @@ from __future__ import annotations
 import streamlit as st
 
 from lth import jobs
-from lth.core import paths
+from lth.core import arms, paths
 from lth.core.config import ConfigError
 from lth.core.gate_config import METHODS, GateConfig
-from lth.report import figures
 from lth.report.gate_figures import METHOD_NAMES
 from lth.runs import results
 
@@ -91,8 +90,8 @@ def progress() -> None:
             if c2.button("Cancel", key=f"cancel-gates-{mdir}"):
                 job.cancel()
         elif job.returncode in (0, None):
-            arms = ", ".join(figures.arm_label(a) for a in job.config.arms)
-            st.success(f"{label}: done. New arms: {arms}. See **Gradient-found tickets**.")
+            new = ", ".join(arms.label(a) for a in job.config.arms)
+            st.success(f"{label}: done. New arms: {new}. See **Gradient-found tickets**.")
         elif status.get("state") == "cancelled":
             st.warning(f"{label}: cancelled. Start the same sweep again to resume.")
         else:

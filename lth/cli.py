@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -211,6 +212,34 @@ def cmd_bench(args) -> int:
     return 0
 
 
+# Folder flags: (flag, environment variable that stands in for it, how the command resolves it).
+FOLDER_FLAGS = {
+    "runs_dir": ("--runs-dir", "LTH_RUNS_DIR", paths.runs_dir),
+    "data_dir": ("--data-dir", "LTH_DATA_DIR", paths.data_dir),
+    "out": ("--out", None, Path),
+}
+
+
+def check_folders(args) -> None:
+    """Refuse a folder flag that names a file before any command writes, so no traceback and nothing half-made."""
+    for dest, (option, env, resolve) in FOLDER_FLAGS.items():
+        if not hasattr(args, dest):
+            continue
+        given, path = getattr(args, dest), resolve(getattr(args, dest))
+        # The nearest part of the path that exists must be a folder: the rest can be created under it.
+        culprit = next((p for p in (path, *path.parents) if p.exists() or p.is_symlink()), None)
+        if culprit is None or culprit.is_dir():
+            continue
+        if given is not None:
+            where = f"{option}={path}"
+        elif env and os.environ.get(env):
+            where = f"${env}={path}"
+        else:
+            where = f"{option} (default {path})"
+        kind = "a file" if culprit.is_file() else "not a folder"
+        raise ConfigError(f"{where} is not allowed: a folder ({culprit} is {kind})")
+
+
 def run_config(args) -> Config:
     """The config `lth run` builds from its flags: the preset, then only the fields the user gave."""
     overrides = {name: getattr(args, name) for name in _config_field_names() if getattr(args, name) is not None}
@@ -232,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     chatty = args.command in ("run", "gates") and not args.quiet
     logging.basicConfig(level=logging.INFO if chatty else logging.WARNING, format="%(message)s")
     try:
+        check_folders(args)
         return HANDLERS[args.command](args)
     except (ConfigError, DataError) as err:
         sys.stderr.write(f"lth {args.command}: error: {err}\n")

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from helpers import GATE_ARMS
 
+from lth.core import arms
 from lth.report import figures, gate_figures
 from lth.runs import results
 
@@ -76,7 +77,7 @@ def test_dense_level_starts_controls_but_never_gate_arms():
 
 def test_gate_points_hover_by_setting_and_zero_remaining_is_said_not_drawn():
     chart = figures.sparsity_chart({"run": summary_with_gates()}, "test_acc_at_early_stop")
-    trace = next(t for t in chart.figure.data if t.name == figures.arm_label("gaussian_weak"))
+    trace = next(t for t in chart.figure.data if t.name == arms.label("gaussian_weak"))
     assert list(trace.x) == [50.0, 10.0]  # the 0% point cannot sit on a log axis
     assert [c[0] for c in trace.customdata] == ["λ=1e-05", "λ=1e-04"]
     assert "1 point(s) with no weight left not drawn" in chart.figure.layout.title.text
@@ -85,10 +86,10 @@ def test_gate_points_hover_by_setting_and_zero_remaining_is_said_not_drawn():
 def test_gate_arm_styles_pair_strong_and_weak():
     for method in ("gaussian", "hard_concrete"):
         strong, weak = f"{method}_strong", f"{method}_weak"
-        assert figures.arm_colour(strong) != figures.arm_colour(weak)
-        assert (figures.arm_marker(strong), figures.arm_marker(weak)) == ("diamond", "circle")
-        assert "strong" in figures.arm_label(strong) and "weak" in figures.arm_label(weak)
-    colours = [figures.arm_colour(a) for a in figures.ARM_STYLE]
+        assert arms.colour(strong) != arms.colour(weak)
+        assert (arms.marker(strong), arms.marker(weak)) == ("diamond", "circle")
+        assert "strong" in arms.label(strong) and "weak" in arms.label(weak)
+    colours = [arms.colour(a) for a in arms.REGISTRY]
     assert len(set(colours)) == len(colours)
 
 
@@ -101,13 +102,13 @@ def test_gated_run_figures(gated_run):
         assert 0 not in set(frame[frame.arm == arm].level), arm
         assert frame[frame.arm == arm].point.str.contains("=").all(), arm
     es = figures.sparsity_chart({"r": summary}, "early_stop_iteration")
-    assert not set(es.data.arm) & set(figures.STRONG_ARMS)  # never trained: no early stop
+    assert not set(es.data.arm) & set(arms.of_kind("strong"))  # never trained: no early stop
 
     costs = results.cost_table(run)
     chart = gate_figures.cost_chart(costs, "sub")
     legend = {t.name for t in chart.figure.data if t.showlegend is not False}
     shown = costs[costs.percent_remaining > 0]
-    assert legend == {figures.arm_label(a) for a in shown.arm.unique()}
+    assert legend == {arms.label(a) for a in shown.arm.unique()}
     bottom = [t for t in chart.figure.data if t.yaxis == "y2"]
     drawn = sorted(v for t in bottom for v in t.y)
     assert drawn == sorted(shown.model_iterations)

@@ -3,6 +3,7 @@
 import common
 import streamlit as st
 
+from lth.core import arms
 from lth.report import figures
 
 st.title("Accuracy vs weights remaining")
@@ -23,10 +24,10 @@ if run is not None:
         if s is not None and not s.empty:
             frames[r.label] = s
     if frames:
-        arms_present = sorted({a for s in frames.values() for a in s.arm.unique()}, key=figures.arm_order)
-        arms = st.multiselect("Arms", arms_present, default=arms_present, format_func=figures.arm_label, key="acc_arms")
+        arms_present = sorted({a for s in frames.values() for a in s.arm.unique()}, key=arms.order)
+        picked = st.multiselect("Arms", arms_present, default=arms_present, format_func=arms.label, key="acc_arms")
         sub = common.subtitle(run) if len(frames) == 1 else f"{len(frames)} runs compared (line style = run)"
-        common.show(figures.sparsity_chart(frames, metric, arms, sub), "accuracy")
+        common.show(figures.sparsity_chart(frames, metric, picked, sub), "accuracy")
         with st.expander("What am I looking at?"):
             st.markdown(
                 "- **Winning ticket (IMP)**: pruned by magnitude level after level, survivors reset to their original "
@@ -36,5 +37,5 @@ if run is not None:
                 "At level 1 it is the ticket's own mask (both prune the trained dense network once), so the two "
                 "points coincide and one hides the other.\n\n"
                 "The x axis is logarithmic: each step left to right removes a fixed share of what is left.")
-            if any(arm in figures.GATE_ARMS for arm in arms_present):
+            if any(arm in arms.of_kind("gradient", "strong") for arm in arms_present):
                 st.markdown(common.GATE_ARMS_HELP)

@@ -3,16 +3,17 @@
 import common
 import streamlit as st
 
+from lth.core import arms
 from lth.report import figures
 
 st.title("How fast do tickets learn?")
 run = common.current_run()
 if run is not None and (data := common.load("summary", run)) is not None and not data.empty:
     # Strong tickets are never trained (their "early stop" would be the end of mask learning): left out.
-    arms_present = sorted(set(data.arm) - set(figures.STRONG_ARMS), key=figures.arm_order)
-    imp_arms = [a for a in arms_present if a not in figures.GATE_ARMS]  # levels are pruning rounds
-    arms = st.multiselect("Arms", arms_present, default=arms_present, format_func=figures.arm_label, key="es_arms")
-    common.show(figures.sparsity_chart({run.label: data}, "early_stop_iteration", arms, common.subtitle(run),
+    arms_present = sorted(set(data.arm) - set(arms.of_kind("strong")), key=arms.order)
+    imp_arms = [a for a in arms_present if a not in arms.of_kind("gradient", "strong")]  # levels are pruning rounds
+    picked_arms = st.multiselect("Arms", arms_present, default=arms_present, format_func=arms.label, key="es_arms")
+    common.show(figures.sparsity_chart({run.label: data}, "early_stop_iteration", picked_arms, common.subtitle(run),
                                        show_dense=True), "es")
     st.caption("Early-stop iteration: where validation loss is lowest. Lower means the network learned faster.")
     if len(imp_arms) < len(arms_present):
@@ -29,7 +30,7 @@ if run is not None and (data := common.load("summary", run)) is not None and not
     picked = c1.multiselect("Levels", levels, default=default, key="es_levels",
                             format_func=lambda lv: f"level {lv} · {pct.get(lv, float('nan')):.1f}%")
     curve_arms = c2.multiselect("Arms ", imp_arms, default=[a for a in ("ticket", "reinit") if a in imp_arms],
-                                format_func=figures.arm_label, key="es_curve_arms")
+                                format_func=arms.label, key="es_curve_arms")
     metric = c3.radio("Show", ["test_acc", "val_loss"], format_func=lambda m: figures.CURVE_METRICS[m][0],
                       key="es_curve_metric")
     if picked and curve_arms:

@@ -3,7 +3,7 @@
 import common
 import streamlit as st
 
-from lth.core import paths
+from lth.core import arms, paths
 from lth.core.gate_config import DEFAULT_SWEEPS, GateConfig
 from lth.report import figures, gate_figures, mask_figures
 from lth.report.gate_figures import METHOD_NAMES
@@ -62,7 +62,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
         st.stop()
     st.subheader("One learned mask next to IMP's")
     c1, c2, c3 = st.columns([2, 3, 1])
-    arm = c1.selectbox("Arm", sorted(gate.arm.unique(), key=figures.arm_order), format_func=figures.arm_label,
+    arm = c1.selectbox("Arm", sorted(gate.arm.unique(), key=arms.order), format_func=arms.label,
                        key="g_arm")
     rows = gate[gate.arm == arm]
     pct = rows.groupby("level")["percent_remaining"].mean()
@@ -80,7 +80,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
         st.info("The masks of this point (or of IMP's ticket at that trial) are not stored yet.")
         st.stop()
     imp_row = data[(data.arm == "ticket") & (data.level == level) & (data.trial == trial)]  # the masks shown
-    name_gate, name_imp = f"{figures.arm_label(arm)} at {setting[point]}", f"IMP ticket at level {level}"
+    name_gate, name_imp = f"{arms.label(arm)} at {setting[point]}", f"IMP ticket at level {level}"
     short = figures.describe(run.config, f"{run.tag} · trial {trial}", short=True)
     overlap = gate_figures.mask_overlap(mine, imp, (name_gate, name_imp), short, f"mask_overlap_{arm}_point{point}")
     m = st.columns(3)
@@ -109,7 +109,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
     costs = common.load("cost_table", run)
     if costs is not None and not costs.empty:
         common.show(gate_figures.cost_chart(costs, common.subtitle(run) + results.cost_note(run)), "g-cost")
-        st.dataframe(costs.assign(arm=costs.arm.map(figures.arm_label)).round(
+        st.dataframe(costs.assign(arm=costs.arm.map(arms.label)).round(
             {"percent_remaining": 2, "accuracy": 2, "seconds": 1}), hide_index=True, width="stretch",
             column_config={"arm": st.column_config.TextColumn("arm", width="medium"), "setting": "λ / s0",
                            "percent_remaining": "% remaining", "accuracy": "test accuracy (%)",

@@ -3,15 +3,16 @@
 import common
 import streamlit as st
 
+from lth.core import arms
 from lth.report import figures, mask_figures
 
 st.title("What does the ticket keep?")
 run = common.current_run()
 if run is not None and run.levels and (data := common.load("summary", run)) is not None:
     # Every arm with a stored mask (reinit shares the ticket's); a gate arm's levels are its sweep points.
-    arms = sorted(set(data.arm) - {"reinit"}, key=figures.arm_order)
+    stored = sorted(filter(arms.has_own_mask, set(data.arm)), key=arms.order)
     c1, c2, c3 = st.columns([2, 3, 1])
-    arm = c1.selectbox("Arm", arms, format_func=figures.arm_label, key="m_arm")
+    arm = c1.selectbox("Arm", stored, format_func=arms.label, key="m_arm")
     rows = data[data.arm == arm]
     levels = sorted(rows.level.unique())
     pct = rows.groupby("level")["percent_remaining"].mean()
@@ -28,7 +29,7 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
         key = c3.selectbox("Trial", keys, key=f"m_trial_{arm}",  # options follow the arm
                            format_func=lambda k: f"trial {k[1]}" + (f", control {k[2]}" if k[2] else ""))
         where = f"{setting.get(level)}" if gate else f"level {level}"
-        sub = common.subtitle(run) + f" · {where}, {figures.arm_label(arm)}, trial {key[1]}"
+        sub = common.subtitle(run) + f" · {where}, {arms.label(arm)}, trial {key[1]}"
         common.show(mask_figures.remaining_by_layer(data, level, common.subtitle(run), arm), "m-bars")
         layers = all_masks[key]
         tabs = st.tabs(list(layers))
@@ -46,11 +47,11 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
                         "drop the border and keep the centre, where the digits are; Fashion-MNIST's garments "
                         "fill the frame, and its tickets keep the border almost as well as the centre.")
             half = (figures.describe(run.config, short=True)
-                    + f"<br>{where} · {figures.arm_label(arm)} · trial {key[1]} · run {run.run_id[:6]}")
+                    + f"<br>{where} · {arms.label(arm)} · trial {key[1]} · run {run.run_id[:6]}")
             c1, c2 = st.columns(2)  # half-width charts: a subtitle short enough to fit
             with c1:
                 common.show(mask_figures.pixel_map(first, 28, half), "m-pixels")
             with c2:
                 common.show(mask_figures.receptive_fields(first, 28, 16, half), "m-fields")
     elif all_masks is not None:
-        st.info(f"No stored mask of {figures.arm_label(arm)} at this point yet.")
+        st.info(f"No stored mask of {arms.label(arm)} at this point yet.")

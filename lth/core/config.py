@@ -25,7 +25,6 @@ def _f(default: Any, help: str, choices: tuple | None = None):
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "synthetic")
 MODELS = ("lenet_300_100", "conv2", "conv4", "conv6")
-ARMS = ("ticket", "reinit", "random_prune", "one_shot")
 
 
 @dataclass(frozen=True)
@@ -101,12 +100,6 @@ class Config:
     def run_id(self) -> str:
         blob = json.dumps(canonical(self), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-    @property
-    def arms(self) -> tuple[str, ...]:
-        e = self.experiment
-        wanted = {"ticket": True, "reinit": e.reinit > 0, "random_prune": e.random_prune > 0, "one_shot": e.one_shot}
-        return tuple(a for a in ARMS if wanted[a])
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -11,6 +11,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields
 
+from . import arms
 from .config import ConfigError, _coerce, _f, flag
 
 METHODS = ("gaussian", "hard_concrete", "cs")
@@ -50,10 +51,14 @@ class GateConfig:
         return [float(v) for v in (self.sweep or DEFAULT_SWEEPS[self.method]).split(",")]
 
     @property
+    def retrains(self) -> bool:
+        """Whether the learned masks are retrained with the run's protocol (continuous sparsification always is)."""
+        return self.retrain or self.method == "cs"
+
+    @property
     def arms(self) -> tuple[str, ...]:
-        if self.method == "cs":
-            return ("cs",)
-        return (f"{self.method}_strong",) + ((f"{self.method}_weak",) if self.retrain else ())
+        """The registry's arms of this method that the sweep reports: strong ones, and retrained ones if it retrains."""
+        return tuple(a.name for a in arms.of_method(self.method) if not a.trained or self.retrains)
 
     @property
     def method_id(self) -> str:

@@ -21,3 +21,36 @@ def generator(*parts) -> torch.Generator:
     g = torch.Generator()
     g.manual_seed(seed(*parts))
     return g
+
+
+class Streams:
+    """Every named stream of a run, from its base seed (--seed): each purpose is named here and nowhere else.
+
+    IMP and the methods that learn masks from the same trial (lth gates) draw θ0 and the data order from
+    the same streams, so they start from the same network and see the same batches.
+    """
+
+    def __init__(self, base: int):
+        self.base = base
+
+    def init(self, trial: int) -> torch.Generator:
+        """A trial's initialisation θ0."""
+        return generator(self.base, trial, "init")
+
+    def order_key(self, trial: int) -> tuple:
+        """A trial's data order (lth.engine.train.BatchOrder draws from generator(*key, "data_order"))."""
+        return (self.base, trial)
+
+    def member(self, arm: str, trial: int, level: int, replicate: int) -> torch.Generator:
+        """An arm's own draw at a level: a control's fresh initialisation or its random mask."""
+        return generator(self.base, trial, arm, level, replicate)
+
+    def gate_init(self, trial: int) -> torch.Generator:
+        """The gate parameters' initial values of a trial's sweep."""
+        return generator(self.base, trial, "gates")
+
+    def gate_noise(self, trial: int, method: str, device) -> torch.Generator:
+        """The gates' sampling noise, drawn on the device the gates live on."""
+        g = torch.Generator(device=device)
+        g.manual_seed(seed(self.base, trial, method, "noise"))
+        return g

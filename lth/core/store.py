@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from . import paths
+from . import arms, paths
 from .config import Config, ConfigError
 
 STATES = ("pending", "running", "done", "failed", "cancelled", "interrupted")
@@ -235,7 +235,7 @@ def describe(run: Path) -> dict:
     row.update(
         run_id=config.run_id, dataset=config.data.dataset, model=config.model.model,
         levels=config.experiment.levels, trials=config.experiment.trials,
-        iterations=config.training.iterations, arms=",".join(config.arms),
+        iterations=config.training.iterations, arms=",".join(arms.in_run(config)),
         levels_done=len(done), units_done=len(units), trials_done=_trials_done(units, config),
         state=status.get("state", "unknown"), error=status.get("error", ""),
         updated=status.get("updated", 0.0), label=label(config, run),

@@ -13,6 +13,7 @@ import warnings
 import zipfile
 from pathlib import Path
 
+from ..core import arms
 from ..runs.results import Run, cost_note, cost_table
 from . import figures, gate_figures, mask_figures
 from .figures import Chart
@@ -94,9 +95,9 @@ def run_charts(run: Run) -> list[Chart]:
 def gate_charts(run: Run, summary, sub: str) -> list[Chart]:
     """With gate sweeps: accuracy and cost of every arm, and each gate arm's middle sweep point vs IMP's mask."""
     charts = [gate_figures.cost_chart(cost_table(run), sub + cost_note(run))]
-    gates = summary[summary.arm.isin(figures.GATE_ARMS) & (summary.trial == 0)]
+    gates = summary[summary.arm.isin(arms.of_kind("gradient", "strong")) & (summary.trial == 0)]
     short = figures.describe(run.config, f"{run.tag} · trial 0", short=True)
-    for arm in sorted(gates.arm.unique(), key=figures.arm_order):
+    for arm in sorted(gates.arm.unique(), key=arms.order):
         rows = gates[gates.arm == arm].sort_values("level")
         row = rows.iloc[len(rows) // 2]
         level = gate_figures.nearest_level(summary, row.percent_remaining)
@@ -104,7 +105,7 @@ def gate_charts(run: Run, summary, sub: str) -> list[Chart]:
             mine, imp = run.masks(int(row.level))[(arm, 0, 0)], run.masks(level)[("ticket", 0, 0)]
         except (OSError, ValueError, KeyError):
             continue  # a damaged unit leaves its chart out
-        names = (f"{figures.arm_label(arm)} at {row.setting}", f"IMP ticket at level {level}")
+        names = (f"{arms.label(arm)} at {row.setting}", f"IMP ticket at level {level}")
         charts.append(gate_figures.mask_overlap(mine, imp, names, short, f"mask_overlap_{arm}_point{int(row.level)}"))
     return charts
 

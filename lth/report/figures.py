@@ -13,24 +13,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..core import arms
 from ..core.config import Config
 
-ARM_STYLE = {  # colour-blind-safe (Okabe-Ito)
-    "ticket": ("Winning ticket (IMP)", "#0072B2"),
-    "reinit": ("Random reinitialisation", "#D55E00"),
-    "random_prune": ("Random pruning", "#7F7F7F"),
-    "one_shot": ("One-shot pruning", "#CC79A7"),
-    # Masks learned by gradient descent (lth.gates): one hue per method, strong (θ₀ frozen) darker with a diamond.
-    "gaussian_strong": ("Gaussian gates, strong (θ₀ frozen)", "#005C43"),
-    "gaussian_weak": ("Gaussian gates, weak (retrained)", "#009E73"),
-    "hard_concrete_strong": ("Hard-concrete gates, strong (θ₀ frozen)", "#9A5B00"),
-    "hard_concrete_weak": ("Hard-concrete gates, weak (retrained)", "#E69F00"),
-    "cs": ("Continuous sparsification (retrained)", "#56B4E9"),
-}
-CONTROLS = ("reinit", "random_prune", "one_shot")  # IMP's controls: each starts from the dense net at level 0
-STRONG_ARMS = ("gaussian_strong", "hard_concrete_strong")  # never trained: accuracy of θ₀ under the learned mask
-GATE_ARMS = (*STRONG_ARMS, "gaussian_weak", "hard_concrete_weak", "cs")
-EXTRA_COLOURS = ["#009E73", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 DASHES = ["solid", "dash", "dot", "dashdot", "longdash"]
 METRICS = {
     "test_acc_at_early_stop": ("Test accuracy at early stop (%)", 100),
@@ -51,24 +36,6 @@ class Chart:
     figure: go.Figure
     data: pd.DataFrame
     name: str
-
-
-def arm_label(arm: str) -> str:
-    return ARM_STYLE.get(arm, (arm.replace("_", " ").capitalize(), None))[0]
-
-
-def arm_order(arm: str) -> tuple:
-    return (list(ARM_STYLE).index(arm), arm) if arm in ARM_STYLE else (len(ARM_STYLE), arm)
-
-
-def arm_colour(arm: str) -> str:
-    if arm in ARM_STYLE:
-        return ARM_STYLE[arm][1]
-    return EXTRA_COLOURS[sum(map(ord, arm)) % len(EXTRA_COLOURS)]
-
-
-def arm_marker(arm: str) -> str:
-    return "diamond" if arm in STRONG_ARMS else "circle"
 
 
 DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "synthetic": "synthetic data"}
@@ -135,9 +102,9 @@ def sparsity_frame(summary: pd.DataFrame, metric: str, run_label: str = "") -> p
     if "setting" not in summary:
         summary = summary.assign(setting=None)
     parts = []
-    for arm in sorted(summary.arm.unique(), key=arm_order):
+    for arm in sorted(summary.arm.unique(), key=arms.order):
         rows = summary[summary.arm == arm]
-        if arm in CONTROLS and not dense.empty:
+        if arms.from_dense(arm) and not dense.empty:
             rows = pd.concat([dense.assign(arm=arm), rows])
         parts.append(rows)
     s = pd.concat(parts)
@@ -154,7 +121,7 @@ def sparsity_frame(summary: pd.DataFrame, metric: str, run_label: str = "") -> p
     return out
 
 
-def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, arms: list[str] | None = None,
+def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, shown: list[str] | None = None,
                    subtitle: str = "", show_dense: bool = True) -> Chart:
     """Metric vs % of weights remaining: one line per arm (and run), min/max band, dense level as reference."""
     title, _ = METRICS[metric]
@@ -162,10 +129,10 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, arms: list[str]
     fig = go.Figure()
     if data.empty:
         return Chart(_layout(fig, title, "no finished levels yet", "% of weights remaining", title), data, metric)
-    if arms is not None:
-        data = data[data.arm.isin(arms)]
+    if shown is not None:
+        data = data[data.arm.isin(shown)]
     if metric == "early_stop_iteration":  # strong tickets are never trained: no early stop to show
-        data = data[~data.arm.isin(STRONG_ARMS)]
+        data = data[~data.arm.isin(arms.of_kind("strong"))]
     empty = data[data.percent_remaining <= 0]
     if not empty.empty:  # a log axis has no 0: say so rather than drop them silently
         subtitle += f" · {len(empty)} point(s) with no weight left not drawn"
@@ -173,7 +140,7 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, arms: list[str]
         dash = DASHES[r % len(DASHES)]
         for arm, rows in run_rows.groupby("arm", sort=False):
             rows = rows.sort_values(["percent_remaining", "level"], ascending=[False, True])
-            colour, name = arm_colour(arm), arm_label(arm) + (f" · {run_label}" if len(frames) > 1 else "")
+            colour, name = arms.colour(arm), arms.label(arm) + (f" · {run_label}" if len(frames) > 1 else "")
             if len(rows) > 1 and (rows.high > rows.low).any():
                 fig.add_trace(go.Scatter(
                     x=pd.concat([rows.percent_remaining, rows.percent_remaining[::-1]]),
@@ -181,7 +148,7 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, arms: list[str]
                     mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=name))
             fig.add_trace(go.Scatter(
                 x=rows.percent_remaining, y=rows["mean"], name=name, legendgroup=name, mode="lines+markers",
-                line=dict(color=colour, dash=dash, width=3), marker=dict(size=9, symbol=arm_marker(arm)),
+                line=dict(color=colour, dash=dash, width=3), marker=dict(size=9, symbol=arms.marker(arm)),
                 customdata=np.stack([rows.point, rows.percent_remaining, rows.per_trial, rows.n], axis=1),
                 hovertemplate=("%{customdata[0]} · %{customdata[1]:.2f}% of weights remaining<br>"
                                "mean %{y:.2f} over %{customdata[3]} run(s)<br>each: %{customdata[2]}<extra>"
@@ -203,10 +170,10 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, arms: list[str]
 
 # --- learning curves ---------------------------------------------------------------
 def learning_curves(curves: pd.DataFrame, summary: pd.DataFrame, levels: list[int], metric: str = "test_acc",
-                    arms: tuple[str, ...] = ("ticket",), subtitle: str = "") -> Chart:
+                    shown: tuple[str, ...] = ("ticket",), subtitle: str = "") -> Chart:
     """Metric vs training iteration, mean over trials, one line per level (and arm); early stop marked."""
     label, scale = CURVE_METRICS[metric]
-    sel = curves[curves.level.isin(levels) & curves.arm.isin(arms)]
+    sel = curves[curves.level.isin(levels) & curves.arm.isin(shown)]
     data = (sel.groupby(["level", "arm", "iteration"])[metric].agg(["mean", "min", "max"]).reset_index())
     for col in ("mean", "min", "max"):
         data[col] = data[col] * scale
@@ -216,9 +183,9 @@ def learning_curves(curves: pd.DataFrame, summary: pd.DataFrame, levels: list[in
     palette = _level_palette(len(levels))
     for (level, arm), rows in data.groupby(["level", "arm"]):
         pct = remaining.get((level, arm), math.nan)
-        name = f"{pct:.1f}% remaining" + (f" · {arm_label(arm)}" if len(arms) > 1 else "")
+        name = f"{pct:.1f}% remaining" + (f" · {arms.label(arm)}" if len(shown) > 1 else "")
         colour = palette[sorted(levels).index(level)]
-        dash = DASHES[list(arms).index(arm) % len(DASHES)]
+        dash = DASHES[list(shown).index(arm) % len(DASHES)]
         fig.add_trace(go.Scatter(x=rows.iteration, y=rows["mean"], name=name, mode="lines",
                                  line=dict(color=colour, dash=dash, width=2.5), legendgroup=name,
                                  hovertemplate=f"{name}<br>iteration %{{x:,}}<br>%{{y:.3f}}<extra></extra>"))
@@ -283,7 +250,7 @@ def prune_without_retraining(prune_curve: pd.DataFrame, summary: pd.DataFrame, p
                              line=dict(color="#7F7F7F", width=3), name="Pruned, not retrained"))
     if not ticket.empty:
         fig.add_trace(go.Scatter(x=ticket.percent_remaining, y=ticket["mean"], mode="lines+markers",
-                                 line=dict(color=ARM_STYLE["ticket"][1], width=3), name="Winning ticket, retrained"))
+                                 line=dict(color=arms.colour("ticket"), width=3), name="Winning ticket, retrained"))
     fig.add_vline(x=percent, line=dict(color="black", dash="dash"))
     _percent_axis(fig, [*ticket.percent_remaining, *curve.percent_remaining])
     fig.update_yaxes(range=[0, 100])

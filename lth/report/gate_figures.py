@@ -11,7 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import Chart, _layout, _percent_axis, arm_colour, arm_label, arm_marker, arm_order
+from ..core import arms
+from .figures import Chart, _layout, _percent_axis
 
 ALL_LAYERS = "all layers"
 METHOD_NAMES = {"gaussian": "Gaussian gates", "hard_concrete": "Hard-concrete gates", "cs": "Continuous sparsification"}
@@ -83,15 +84,15 @@ def cost_chart(costs: pd.DataFrame, subtitle: str = "") -> Chart:
     shown = data[data.percent_remaining > 0]
     if len(shown) < len(data):  # a log axis has no 0
         subtitle += f" · {len(data) - len(shown)} point(s) with no weight left not drawn"
-    for arm in sorted(shown.arm.unique(), key=arm_order):
+    for arm in sorted(shown.arm.unique(), key=arms.order):
         rows = shown[shown.arm == arm].sort_values("percent_remaining", ascending=False)
-        style = dict(mode="lines+markers", line=dict(color=arm_colour(arm), width=2.5), legendgroup=arm,
-                     marker=dict(size=9, symbol=arm_marker(arm), color=arm_colour(arm)),
+        style = dict(mode="lines+markers", line=dict(color=arms.colour(arm), width=2.5), legendgroup=arm,
+                     marker=dict(size=9, symbol=arms.marker(arm), color=arms.colour(arm)),
                      customdata=np.stack([rows.point, rows.accuracy, rows.model_iterations, rows.seconds], axis=1),
                      hovertemplate=("%{customdata[0]} · %{x:.1f}% of weights remaining<br>accuracy "
                                     "%{customdata[1]:.2f}%<br>cost %{customdata[2]:,.0f} model-iterations, "
-                                    "%{customdata[3]:.1f} s<extra>" + arm_label(arm) + "</extra>"))
-        fig.add_trace(go.Scatter(x=rows.percent_remaining, y=rows.accuracy, name=arm_label(arm), **style), row=1, col=1)
+                                    "%{customdata[3]:.1f} s<extra>" + arms.label(arm) + "</extra>"))
+        fig.add_trace(go.Scatter(x=rows.percent_remaining, y=rows.accuracy, name=arms.label(arm), **style), row=1, col=1)
         fig.add_trace(go.Scatter(x=rows.percent_remaining, y=rows.model_iterations, showlegend=False, **style),
                       row=2, col=1)
     _percent_axis(fig, shown.percent_remaining)

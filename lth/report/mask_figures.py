@@ -13,7 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .figures import Chart, _layout, arm_colour, arm_label
+from ..core import arms
+from .figures import Chart, _layout
 
 
 def block_density(mask: np.ndarray, max_side: int = 150) -> tuple[np.ndarray, int, int]:
@@ -52,11 +53,11 @@ def remaining_by_layer(summary: pd.DataFrame, level: int, subtitle: str = "", ar
     cols = [c for c in summary.columns if c.startswith("remaining:")]
     data = pd.DataFrame({"layer": [c.split(":", 1)[1] for c in cols],
                          "percent_remaining": [100 * rows[c].mean() for c in cols]})
-    fig = go.Figure(go.Bar(x=data.layer, y=data.percent_remaining, marker_color=arm_colour(arm),
+    fig = go.Figure(go.Bar(x=data.layer, y=data.percent_remaining, marker_color=arms.colour(arm),
                            text=[f"{v:.1f}%" for v in data.percent_remaining], textposition="outside"))
     fig.update_yaxes(range=[0, 110])
     setting = rows.setting.iloc[0] if "setting" in rows and not rows.empty else None
-    where = f"level {level}" if not isinstance(setting, str) else f"{setting} · {arm_label(arm)}"
+    where = f"level {level}" if not isinstance(setting, str) else f"{setting} · {arms.label(arm)}"
     _layout(fig, f"Weights remaining per layer at {where}", subtitle, "Layer", "% remaining", height=400, legend_rows=0)
     name = f"remaining_by_layer_level{level}" if arm == "ticket" else f"remaining_by_layer_{arm}_point{level}"
     return Chart(fig, data.assign(level=level, arm=arm), name)

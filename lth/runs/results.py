@@ -8,16 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import paths, store
+from ..core import arms, paths, store
 from ..core.config import Config, ConfigError
 from ..core.gate_config import RULES, GateConfig
-
-ARM_LABELS = {"ticket": "Winning ticket (IMP)", "reinit": "Random reinitialisation",
-              "random_prune": "Random pruning", "one_shot": "One-shot pruning"}
-METRIC_LABELS = {"test_acc_at_early_stop": "Test accuracy at early stop",
-                 "test_acc_final": "Test accuracy at the end of training",
-                 "train_acc_final": "Train accuracy at the end of training",
-                 "early_stop_iteration": "Early-stop iteration"}
 
 
 class Run:
@@ -194,7 +187,7 @@ def level_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFram
         return pd.DataFrame()
     ticket = s[s.arm == "ticket"].groupby("level")["percent_remaining"].mean().rename("% remaining")
     cols = [ticket.round(2)]
-    for arm in [a for a in records_arms(s) if a in s.arm.unique()]:
+    for arm in sorted(s.arm.unique(), key=arms.order):
         g = s[s.arm == arm].groupby("level")
         cols.append(g["early_stop_iteration"].mean().round(0).rename(f"{arm} es-iter"))
         cols.append((100 * g[metric].mean()).round(2).rename(f"{arm} acc %"))
@@ -207,7 +200,7 @@ MIXED = "mixed"  # cost_table's device of a chain that trained on more than one 
 def sweep_trials(run: Run) -> list[int]:
     """The trials gate and cs sweeps ran on: the ones cost_table compares IMP over."""
     s = run.summary()
-    return sorted(s.trial[~s.arm.isin(list(ARM_LABELS))].unique().tolist()) if not s.empty else []
+    return sorted(s.trial[~s.arm.map(arms.is_imp_family)].unique().tolist()) if not s.empty else []
 
 
 def cost_note(run: Run) -> str:
@@ -271,7 +264,7 @@ def gate_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
     if costs.empty:
         return pd.DataFrame()
     imp = costs[costs.arm == "ticket"]
-    out = costs[~costs.arm.isin(list(ARM_LABELS))].copy()
+    out = costs[~costs.arm.map(arms.is_imp_family)].copy()
     if out.empty or imp.empty:
         return out
     # closest on the log scale the charts use: ratios, not differences, of % remaining
@@ -283,11 +276,6 @@ def gate_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
     out["imp_model_iterations"] = nearest.model_iterations.to_numpy()
     out["imp_seconds"] = nearest.seconds.to_numpy()
     return out.reset_index(drop=True)
-
-
-def records_arms(summary: pd.DataFrame) -> list[str]:
-    known = list(ARM_LABELS)
-    return known + sorted(set(summary.arm) - set(known))
 
 
 def resolve(ref: str | None, runs_dir: Path) -> Path:

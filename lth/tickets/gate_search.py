@@ -38,7 +38,8 @@ from ..engine import models, pruning
 from ..engine.train import BatchOrder, Cancelled, TrainResult, empty_curves, eval_schedule, evaluate, record_eval, train
 from . import records
 from .gates import cs_beta, cs_mask, relaxation
-from .lottery import Member, RunOptions
+from .lottery import RunOptions
+from .masks import Member
 
 log = logging.getLogger("lth")
 

@@ -22,23 +22,17 @@ from pathlib import Path
 
 import torch
 
-from ..core import devices, paths, store
+from ..core import arms, devices, paths, store
 from ..core.config import Config, ConfigError
-from ..core.seeds import generator
+from ..core.seeds import Streams
 from ..engine import data as data_mod
 from ..engine import models, pruning
 from ..engine.train import TrainResult, train
+from . import masks as mask_fns
 from . import records
+from .masks import Member
 
 log = logging.getLogger("lth")
-
-
-@dataclass(frozen=True)
-class Member:
-    """One model of a stack."""
-    trial: int
-    arm: str
-    replicate: int
 
 
 @dataclass
@@ -77,6 +71,7 @@ class Lottery:
                  trials_together: int | None = None):
         self.config, self.run_dir, self.data, self.device = config, run_dir, dataset, device
         self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
+        self.streams = Streams(config.experiment.seed)
         # Batched matrix products may sum in another order for another stack size, so a run keeps the
         # grouping it started with on this device type: resumed, it ends with the numbers an uninterrupted
         # run would have. On another device type the numbers differ anyway, so there it takes that device's
@@ -99,17 +94,10 @@ class Lottery:
 
     # --- the plan ---------------------------------------------------------------------
     def members(self, level: int, trials: list[int]) -> list[Member]:
+        """Each trial's models at a level, trial by trial in registry order; level 0 trains only IMP's dense net."""
         e = self.config.experiment
-        out = []
-        for t in trials:
-            out.append(Member(t, "ticket", 0))
-            if level == 0:
-                continue
-            out += [Member(t, "reinit", r) for r in range(e.reinit)]
-            out += [Member(t, "random_prune", r) for r in range(e.random_prune)]
-            if e.one_shot:
-                out.append(Member(t, "one_shot", 0))
-        return out
+        return [Member(t, name, r) for t in trials for name in arms.in_run(self.config)
+                if level > 0 or arms.get(name).kind == "imp" for r in range(arms.get(name).count(e))]
 
     def todo(self) -> list[tuple[int, int]]:
         done = store.finished_units(self.run_dir)
@@ -124,11 +112,8 @@ class Lottery:
         trials = list(range(self.config.experiment.trials))
         return [trials[i:i + self.together] for i in range(0, len(trials), self.together)]
 
-    def seed(self, *parts) -> torch.Generator:
-        return generator(self.config.experiment.seed, *parts)
-
     def theta0(self, trials: list[int]) -> models.Params:
-        return self.model.init([self.seed(t, "init") for t in trials], self.device)
+        return self.model.init([self.streams.init(t) for t in trials], self.device)
 
     def rewind_point(self, trials: list[int]) -> models.Params:
         if self.config.pruning.rewind_iteration == 0:
@@ -165,23 +150,16 @@ class Lottery:
     def stack_for(self, level: int, members: list[Member], trials: list[int]):
         # Level 0 trains from θ0 and is where a late-rewinding point θk is taken; later levels rewind to it.
         rewind = self.theta0(trials) if level == 0 else self.rewind_point(trials)
-        tickets = self.ticket_masks(level, trials)
-        one_shot = self.one_shot_masks(level, trials) if level > 0 and self.config.experiment.one_shot else None
-        shapes = {layer.name: layer.weight_shape for layer in self.model.layers}
+        at = mask_fns.Level(self.model, level, trials, self.ticket_masks(level, trials),
+                            lambda: self.one_shot_masks(level, trials), self.streams, self.device)
         params, masks = [], []
         for m in members:
-            i = trials.index(m.trial)
-            init = {n: p[i:i + 1] for n, p in rewind.items()}
-            mask = pruning.select(tickets, slice(i, i + 1))
-            if m.arm == "reinit":
-                init = self.model.init([self.seed(m.trial, "reinit", level, m.replicate)], self.device)
-            elif m.arm == "random_prune":
-                mask = pruning.random_masks([pruning.counts_of(tickets, i)], shapes,
-                                            [self.seed(m.trial, "random_prune", level, m.replicate)], self.device)
-            elif m.arm == "one_shot":
-                mask = pruning.select(one_shot, slice(i, i + 1))
-            params.append(init)
-            masks.append(mask)
+            arm = arms.get(m.arm)
+            if arm.init == "fresh":
+                params.append(self.model.init([self.streams.member(m.arm, m.trial, level, m.replicate)], self.device))
+            else:
+                params.append({n: p[at.index(m)] for n, p in rewind.items()})
+            masks.append(mask_fns.make(arm.mask, at, m))
         return {n: torch.cat([p[n] for p in params]) for n in params[0]}, pruning.stack(masks)
 
     def run_level(self, level: int, trials: list[int]) -> None:
@@ -194,7 +172,7 @@ class Lottery:
             part = slice(start, start + self.stack)
             self.progress.start_level(level, len(members[part]))
             chunks.append(train(self.model, {n: p[part] for n, p in params.items()}, pruning.select(masks, part),
-                                self.data, self.config.training, order_keys=[(self.config.experiment.seed, m.trial) for m in members[part]],
+                                self.data, self.config.training, order_keys=[self.streams.order_key(m.trial) for m in members[part]],
                                 snapshot_at=rewind_at, on_eval=self.progress.at_eval,
                                 should_stop=self.progress.cancelled))
         result = TrainResult.concat(chunks)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..core import paths, store
+from ..core import arms, paths, store
 from ..core.config import PruningConfig
 from ..engine import pruning
 from ..engine.models import Model, Params
@@ -64,7 +64,7 @@ def summary(level: int, members, masks: pruning.Masks, result: TrainResult, mode
 def pack_masks(members, masks: pruning.Masks, next_masks: pruning.Masks, model: Model) -> dict[str, np.ndarray]:
     arrays = {f"shape/{layer.name}": np.array(layer.weight_shape) for layer in model.layers}
     for i, m in enumerate(members):
-        if m.arm == "reinit":  # shares the ticket's mask: not stored twice
+        if not arms.has_own_mask(m.arm):  # another arm's mask (reinit: the ticket's): not stored twice
             continue
         for n, mask in masks.items():
             arrays[f"{m.arm}/{m.trial}/{m.replicate}/{n}"] = store.pack_mask(mask[i].cpu().numpy())

@@ -1,0 +1,132 @@
+"""The arm registry: every kind of network a run trains or reports, declared once.
+
+An arm is a way of getting a sparse network at a level (or a sweep point):
+IMP's ticket, its controls, the masks learned by gradient descent. Each is
+declared here with everything the rest of the code asks about it: its label
+and colour on every chart, its kind, whether its curve starts at the dense
+network, which weights it starts from, how its mask is made, and (for the arms
+an IMP run trains) how many models of it a config asks for. Every other module
+asks this registry; adding an arm is one `register` call plus its mask
+function (`lth.tickets.masks`).
+
+Torch-free, so the app and the store can ask it without loading the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .config import Config, ExperimentConfig
+
+KINDS = ("imp", "control", "gradient", "strong")
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    label: str
+    colour: str  # Okabe-Ito where there is one: colour-blind safe, and visible on a projector
+    kind: str  # imp: IMP's ticket; control: a control of IMP's; gradient: a learned mask, retrained; strong: never trained
+    mask: str  # how its mask is made: a function of lth.tickets.masks, or "learned" (a gate method's)
+    init: str = "rewind"  # which weights it trains from: "rewind" (the trial's θ0 or θk) or "fresh" (its own draw)
+    from_dense: bool = False  # its curve starts at the dense network: level 0 trains only the ticket
+    stores_mask: bool = True  # False: its mask is another arm's (reinit uses the ticket's) and is not stored twice
+    count: Callable[[ExperimentConfig], int] | None = None  # models per trial and level in an IMP run; None: a method's
+    method: str = ""  # the gradient method that learns it (lth gates --method)
+    marker: str = "circle"
+
+    @property
+    def trained(self) -> bool:
+        """Trained with the run's protocol: has an early-stop iteration."""
+        return self.kind != "strong"
+
+
+REGISTRY: dict[str, Arm] = {}
+
+
+def register(arm: Arm) -> Arm:
+    if arm.kind not in KINDS:
+        raise ValueError(f"arm {arm.name!r}: kind {arm.kind!r} is not one of {', '.join(KINDS)}")
+    REGISTRY[arm.name] = arm
+    return arm
+
+
+def get(name: str) -> Arm | None:
+    return REGISTRY.get(name)
+
+
+def in_run(config: Config) -> tuple[str, ...]:
+    """The arms an IMP run of `config` trains, in registry order."""
+    return tuple(a.name for a in REGISTRY.values() if a.count is not None and a.count(config.experiment) > 0)
+
+
+def of_kind(*kinds: str) -> tuple[str, ...]:
+    return tuple(a.name for a in REGISTRY.values() if a.kind in kinds)
+
+
+def of_method(method: str) -> tuple[Arm, ...]:
+    return tuple(a for a in REGISTRY.values() if a.method == method)
+
+
+def label(name: str) -> str:
+    arm = REGISTRY.get(name)
+    return arm.label if arm else name.replace("_", " ").capitalize()
+
+
+EXTRA_COLOURS = ["#009E73", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+
+
+def colour(name: str) -> str:
+    arm = REGISTRY.get(name)
+    return arm.colour if arm else EXTRA_COLOURS[sum(map(ord, name)) % len(EXTRA_COLOURS)]
+
+
+def marker(name: str) -> str:
+    arm = REGISTRY.get(name)
+    return arm.marker if arm else "circle"
+
+
+def order(name: str) -> tuple:
+    """Sort key: registry order, unknown arms after, by name."""
+    names = list(REGISTRY)
+    return (names.index(name), name) if name in REGISTRY else (len(names), name)
+
+
+def from_dense(name: str) -> bool:
+    """Its curve starts at the dense network (IMP's controls): level 0 trains only the ticket."""
+    arm = REGISTRY.get(name)
+    return arm is not None and arm.from_dense
+
+
+def has_own_mask(name: str) -> bool:
+    """Its mask is stored (reinit's is the ticket's, not stored twice)."""
+    arm = REGISTRY.get(name)
+    return arm is None or arm.stores_mask
+
+
+def is_imp_family(name: str) -> bool:
+    """IMP's ticket and its controls: their levels are pruning rounds (a method's points are sweep points)."""
+    arm = REGISTRY.get(name)
+    return arm is None or arm.kind in ("imp", "control")
+
+
+# --- IMP and its controls ------------------------------------------------------------
+register(Arm("ticket", "Winning ticket (IMP)", "#0072B2", "imp", mask="ticket", count=lambda e: 1))
+register(Arm("reinit", "Random reinitialisation", "#D55E00", "control", mask="ticket", init="fresh",
+             from_dense=True, stores_mask=False, count=lambda e: e.reinit))
+register(Arm("random_prune", "Random pruning", "#7F7F7F", "control", mask="random", from_dense=True,
+             count=lambda e: e.random_prune))
+register(Arm("one_shot", "One-shot pruning", "#CC79A7", "control", mask="one_shot", from_dense=True,
+             count=lambda e: int(e.one_shot)))
+
+# --- masks learned by gradient descent (lth gates): one hue per method, strong darker with a diamond ----
+register(Arm("gaussian_strong", "Gaussian gates, strong (θ₀ frozen)", "#005C43", "strong", mask="learned",
+             method="gaussian", marker="diamond"))
+register(Arm("gaussian_weak", "Gaussian gates, weak (retrained)", "#009E73", "gradient", mask="learned",
+             method="gaussian"))
+register(Arm("hard_concrete_strong", "Hard-concrete gates, strong (θ₀ frozen)", "#9A5B00", "strong", mask="learned",
+             method="hard_concrete", marker="diamond"))
+register(Arm("hard_concrete_weak", "Hard-concrete gates, weak (retrained)", "#E69F00", "gradient", mask="learned",
+             method="hard_concrete"))
+register(Arm("cs", "Continuous sparsification (retrained)", "#56B4E9", "gradient", mask="learned", method="cs"))
