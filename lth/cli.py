@@ -236,7 +236,7 @@ def check_folders(args) -> None:
             where = f"${env}={path}"
         else:
             where = f"{option} (default {path})"
-        kind = "a file" if culprit.is_file() else "not a folder"
+        kind = "a file" if culprit.is_file() else "a link to nothing" if not culprit.exists() else "not a folder"
         raise ConfigError(f"{where} is not allowed: a folder ({culprit} is {kind})")
 
 

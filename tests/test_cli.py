@@ -115,3 +115,57 @@ def test_every_config_field_is_a_flag():
     args = cli.build_parser().parse_args(["run", "--lr", "0.01", "--no-one-shot", "--strategy", "global"])
     assert set(config.FIELD_SECTION) <= set(vars(args))
     assert (args.lr, args.one_shot, args.strategy, args.levels) == (0.01, False, "global", None)  # None: the preset's
+
+
+# --- folder flags that name a file: one line naming the flag, exit 2, nothing written -------------
+FOLDER_CASES = {
+    "run --runs-dir": (["run", "--preset", "synthetic", "--quiet", "--runs-dir", "{file}"], "--runs-dir={file}"),
+    "run --runs-dir under a file": (["run", "--preset", "synthetic", "--quiet", "--runs-dir", "{file}/runs"],
+                                    "--runs-dir={file}/runs"),
+    "ls": (["ls", "--runs-dir", "{file}"], "--runs-dir={file}"),
+    "show": (["show", "--runs-dir", "{file}"], "--runs-dir={file}"),
+    "export": (["export", "--runs-dir", "{file}", "--out", "{tmp}/out", "--formats", "csv"], "--runs-dir={file}"),
+    "export --out": (["export", "--runs-dir", "{tmp}/runs", "--out", "{file}", "--formats", "csv"], "--out={file}"),
+    "check-paper": (["check-paper", "--runs-dir", "{file}"], "--runs-dir={file}"),
+    "gates": (["gates", "abc", "--runs-dir", "{file}"], "--runs-dir={file}"),
+    "run --data-dir": (["run", "--preset", "synthetic", "--quiet", "--runs-dir", "{tmp}/runs", "--data-dir", "{file}"],
+                       "--data-dir={file}"),
+    "gates --data-dir": (["gates", "abc", "--runs-dir", "{tmp}/runs", "--data-dir", "{file}"], "--data-dir={file}"),
+}
+
+
+def _file_in(tmp_path):
+    file = tmp_path / "F"
+    file.write_text("not a folder\n")
+    return file
+
+
+def _listing(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("case", FOLDER_CASES)
+def test_folder_flag_naming_a_file_is_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys):
+    file, (args, named) = _file_in(tmp_path), FOLDER_CASES[case]
+    fill = lambda a: a.replace("{file}", str(file)).replace("{tmp}", str(tmp_path))  # noqa: E731
+    code, out, err = call([fill(a) for a in args], capsys)
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1, err
+    assert f"{fill(named)} is not allowed: a folder ({file} is a file)" in err, err
+    assert _listing(tmp_path) == ["F"] and file.read_text() == "not a folder\n"
+
+
+def test_runs_dir_from_the_environment_naming_a_file_names_the_variable(tmp_path, capsys, monkeypatch):
+    file = _file_in(tmp_path)
+    monkeypatch.setenv("LTH_RUNS_DIR", str(file))
+    code, _, err = call(["ls"], capsys)
+    assert code == 2 and err == f"lth ls: error: $LTH_RUNS_DIR={file} is not allowed: a folder ({file} is a file)\n"
+
+
+def test_runs_dir_naming_a_file_in_a_real_process(tmp_path):
+    """The reported case as a user runs it: no NotADirectoryError traceback, just the line."""
+    file = _file_in(tmp_path)
+    done = run_lth("run", "--preset", "synthetic", "--quiet", "--runs-dir", str(file))
+    assert done.returncode == 2
+    assert done.stderr == f"lth run: error: --runs-dir={file} is not allowed: a folder ({file} is a file)\n"
+    assert _listing(tmp_path) == ["F"] and file.read_text() == "not a folder\n"
