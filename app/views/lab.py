@@ -9,10 +9,12 @@ import streamlit as st
 
 from lth import jobs
 from lth.core import paths
-from lth.core.config import PRESETS, ConfigError, flag, preset
+from lth.core.config import FIELD_SECTION, PRESETS, ConfigError, flag, preset
 from lth.report import figures
 
 LIMITS = {"levels": (0, 12), "iterations": (50, 5000), "trials": (1, 3), "reinit": (0, 2), "random_prune": (0, 2)}
+LAB_SIZE = {"levels": 3, "iterations": 300}  # a lab run is short whatever the preset; the CLI runs one in full
+PRESET_FIELDS = ("rate_fc", "rate_conv", "rate_output", "trials", "reinit", "random_prune", "one_shot")
 
 st.title("Pruning lab")
 
@@ -54,30 +56,48 @@ def field_error(name: str, errors: dict) -> None:
         st.error(errors[name], icon="⚠️")
 
 
+def load_preset() -> None:
+    """On a new preset the inputs show its own values (rates, trials, controls); levels and iterations stay."""
+    for field, value in form_start(st.session_state["lab_preset"]).items():
+        if field not in LAB_SIZE:
+            st.session_state[f"lab_{field}"] = value
+
+
+def form_start(name: str) -> dict:
+    """The form's starting values: the preset's own, cut to a lab run's size."""
+    base = preset(name)
+    own = {field: getattr(getattr(base, FIELD_SECTION[field]), field) for field in PRESET_FIELDS}
+    return {**LAB_SIZE, **own}
+
+
+# Outside the form: a widget in a form reruns nothing until Start, so the rates could not follow the preset.
+name = st.selectbox("Preset", list(PRESETS), index=list(PRESETS).index("synthetic"), key="lab_preset",
+                    on_change=load_preset, help="the form starts from this preset's values")
+for field, value in form_start(name).items():  # first visit: the widgets take their values from here
+    st.session_state.setdefault(f"lab_{field}", value)
 errors = st.session_state.get("lab_errors", {})
 with st.form("lab_form"):
     c1, c2, c3 = st.columns(3)
     with c1:
-        name = st.selectbox("Preset", list(PRESETS), index=list(PRESETS).index("synthetic"), key="lab_preset")
-        levels = st.number_input("Pruning levels", value=3, step=1, key="lab_levels")
+        levels = st.number_input("Pruning levels", step=1, key="lab_levels")
         field_error("levels", errors)
-        iterations = st.number_input("Iterations per level", value=300, step=50, key="lab_iterations")
+        iterations = st.number_input("Iterations per level", step=50, key="lab_iterations")
         field_error("iterations", errors)
     with c2:
-        rate_fc = st.number_input("Prune rate, fully-connected", value=0.2, step=0.05, format="%.2f", key="lab_rate_fc")
+        rate_fc = st.number_input("Prune rate, fully-connected", step=0.05, format="%.2f", key="lab_rate_fc")
         field_error("rate_fc", errors)
-        rate_conv = st.number_input("Prune rate, conv", value=0.1, step=0.05, format="%.2f", key="lab_rate_conv")
+        rate_conv = st.number_input("Prune rate, conv", step=0.05, format="%.2f", key="lab_rate_conv")
         field_error("rate_conv", errors)
-        rate_output = st.number_input("Prune rate, output", value=0.1, step=0.05, format="%.2f", key="lab_rate_output")
+        rate_output = st.number_input("Prune rate, output", step=0.05, format="%.2f", key="lab_rate_output")
         field_error("rate_output", errors)
     with c3:
-        trials = st.number_input("Trials", value=1, step=1, key="lab_trials")
+        trials = st.number_input("Trials", step=1, key="lab_trials")
         field_error("trials", errors)
-        reinit = st.number_input("Random-reinit controls per trial", value=1, step=1, key="lab_reinit")
+        reinit = st.number_input("Random-reinit controls per trial", step=1, key="lab_reinit")
         field_error("reinit", errors)
-        random_prune = st.number_input("Random-pruning controls per trial", value=1, step=1, key="lab_random_prune")
+        random_prune = st.number_input("Random-pruning controls per trial", step=1, key="lab_random_prune")
         field_error("random_prune", errors)
-        one_shot = st.checkbox("One-shot pruning arm", value=True, key="lab_one_shot")
+        one_shot = st.checkbox("One-shot pruning arm", key="lab_one_shot")
     data_dir = st.text_input("Data folder (MNIST/Fashion-MNIST .npz or torchvision files)", value=str(paths.data_dir()),
                              key="lab_data_dir")
     field_error("data_dir", errors)
@@ -96,7 +116,9 @@ if submitted:
         try:
             base = preset(name)
             values["eval_every"] = min(base.training.eval_every, max(10, values["iterations"] // 10))
-            config = base.override(**values)
+            # Only what differs from the preset: an input left alone keeps the preset's own value.
+            config = base.override(**{k: v for k, v in values.items()
+                                      if v != getattr(getattr(base, FIELD_SECTION[k]), k)})
         except ConfigError as err:
             field = str(err).split("=")[0].lstrip("-").replace("-", "_")
             errors[field if field in values else "levels"] = str(err)
