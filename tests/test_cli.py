@@ -147,7 +147,10 @@ def _listing(folder):
 @pytest.mark.parametrize("case", FOLDER_CASES)
 def test_folder_flag_naming_a_file_is_one_line_exit_2_and_writes_nothing(case, tmp_path, capsys):
     file, (args, named) = _file_in(tmp_path), FOLDER_CASES[case]
-    fill = lambda a: a.replace("{file}", str(file)).replace("{tmp}", str(tmp_path))  # noqa: E731
+
+    def fill(arg: str) -> str:
+        return arg.replace("{file}", str(file)).replace("{tmp}", str(tmp_path))
+
     code, out, err = call([fill(a) for a in args], capsys)
     assert code == 2 and out == ""
     assert len(err.splitlines()) == 1, err
