@@ -125,8 +125,8 @@ def test_should_stop_cancels_at_an_evaluation(tiny_data):
     model, params, masks = _setup(tiny_data, k=1)
     seen = []
     with pytest.raises(train.Cancelled):
-        train.train(model, params, masks, tiny_data, CFG, order_keys=[0], on_eval=seen.append,
-                    should_stop=lambda: len(seen) >= 2)
+        train.train(model, params, masks, tiny_data, CFG, order_keys=[0],
+                    hooks=train.Hooks(seen.append, lambda: len(seen) >= 2))
     assert seen == [0, 10]
 
 

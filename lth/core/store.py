@@ -81,6 +81,15 @@ def unpack_mask(bits: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).astype(bool)
 
 
+def pack_masks(entries: dict[tuple, dict[str, np.ndarray]], shapes: dict[str, tuple] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of a packed-mask file: key "<arm>/<trial>/<replicate>/<layer>" per entry (arm, trial, replicate),
+    and "shape/<layer>" for each given shape. The one writer of the format `read_masks` reads."""
+    arrays = {f"shape/{n}": np.array(s) for n, s in (shapes or {}).items()}
+    for (arm, trial, replicate), layers in entries.items():
+        arrays.update({f"{arm}/{trial}/{replicate}/{n}": pack_mask(m) for n, m in layers.items()})
+    return arrays
+
+
 def read_masks(path: Path, shapes: dict[str, tuple] | None = None) -> dict[tuple, dict[str, np.ndarray]]:
     """{(arm, trial, replicate): {layer: bool array}} from a packed-mask file (keys arm/trial/replicate/layer)."""
     arrays = read_npz(path)

@@ -103,6 +103,16 @@ def remaining(masks: Masks) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     return kept / total, per_layer
 
 
+def layer_of(param: str) -> str | None:
+    """The layer whose mask covers a parameter ("fc1.weight" -> "fc1"); None for a parameter never masked (a bias)."""
+    return param[: -len(".weight")] if param.endswith(".weight") else None
+
+
+def apply(params: dict[str, torch.Tensor], masks: Masks) -> dict[str, torch.Tensor]:
+    """The parameters with every masked weight set to zero: masks may be 0/1 or fractional (a relaxed gate)."""
+    return {n: p * masks[layer_of(n)] if layer_of(n) else p for n, p in params.items()}
+
+
 def counts_of(masks: Masks, i: int) -> dict[str, int]:
     return {n: int(m[i].sum()) for n, m in masks.items()}
 

@@ -20,7 +20,7 @@ from ..core.config import TrainingConfig
 from ..core.seeds import generator
 from .data import Dataset
 from .models import Model, Params
-from .pruning import Masks
+from .pruning import Masks, layer_of
 
 DIVERGED_LOSS = 100.0
 
@@ -115,8 +115,7 @@ class Stack:
             raise ValueError(f"--batch-size={cfg.batch_size} exceeds the {len(data.x_train)} training examples")
         self.model, self.data, self.k = model, data, len(order_keys)
         self.weights = {name: p.detach().clone().requires_grad_(True) for name, p in params.items()}
-        self.masked = [(p, masks[name[: -len(".weight")]].to(p.dtype))
-                       for name, p in self.weights.items() if name.endswith(".weight")]
+        self.masked = [(p, masks[layer_of(name)].to(p.dtype)) for name, p in self.weights.items() if layer_of(name)]
         for p, m in self.masked:
             p.data.mul_(m)
         device = data.x_train.device
@@ -139,35 +138,70 @@ class Stack:
         return {n: p.detach() for n, p in self.weights.items()}
 
 
-def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: TrainingConfig, order_keys: list,
-          snapshot_at: int | None = None, on_eval: Callable[[int], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> TrainResult:
-    stack = Stack(model, params, masks, data, cfg, order_keys)
-    eval_points = eval_schedule(cfg.iterations, cfg.eval_every)
-    curves = empty_curves(stack.k, len(eval_points))
-    running = torch.zeros(stack.k, device=data.x_train.device)
-    since_eval, snapshot, e = 0, None, 0
+@dataclass(frozen=True)
+class Hooks:
+    """Progress hooks of a loop: on_eval(iteration) after each evaluation; should_stop() True cancels the run."""
+    on_eval: Callable[[int], None] | None = None
+    should_stop: Callable[[], bool] | None = None
 
-    for it in range(cfg.iterations + 1):
-        if snapshot_at is not None and it == snapshot_at:
-            snapshot = {n: p.clone() for n, p in stack.params().items()}
-        if it == eval_points[e]:
+
+def loop(model: Model, data: Dataset, k: int, iterations: int, every: int, step: Callable[[int], torch.Tensor],
+         evaluated: Callable[[], Params], hooks: Hooks = Hooks(), snapshot: Callable[[int], None] | None = None,
+         extra: dict[str, Callable[[], np.ndarray]] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The one training loop: step(i) for i < iterations, each returning the K models' (K,) training losses.
+
+    Every `every` iterations and at the end it evaluates the parameters `evaluated()` gives on the validation
+    and test sets (and records each `extra` series, e.g. the fraction of weights a learned mask keeps);
+    `snapshot(i)`, if given, is called before everything else at each iteration (late rewinding keeps θk).
+    Returns the evaluation points and the curves, each (K, points).
+    """
+    points = eval_schedule(iterations, every)
+    curves = empty_curves(k, len(points))
+    curves.update({name: np.zeros((k, len(points)), dtype=np.float32) for name in extra or {}})
+    running = torch.zeros(k, device=data.x_train.device)
+    since_eval, e = 0, 0
+    for it in range(iterations + 1):
+        if snapshot:
+            snapshot(it)
+        if it == points[e]:
             train_loss = running / since_eval if since_eval else torch.full_like(running, float("nan"))
-            record_eval(model, stack.params(), data, curves, e, train_loss, it)
+            record_eval(model, evaluated(), data, curves, e, train_loss, it)
+            for name, series in (extra or {}).items():
+                curves[name][:, e] = series()
             running.zero_()
             since_eval, e = 0, e + 1
-            if on_eval:
-                on_eval(it)
-            if should_stop and should_stop():
+            if hooks.on_eval:
+                hooks.on_eval(it)
+            if hooks.should_stop and hooks.should_stop():
                 raise Cancelled("cancelled")
-        if it == cfg.iterations:
+        if it == iterations:
             break
-        running += stack.step(it)
+        running += step(it)
         since_eval += 1
+    return np.array(points), curves
 
+
+def finish(model: Model, data: Dataset, points: np.ndarray, curves: dict[str, np.ndarray], final: Params,
+           evaluated: Params, snapshot: Params | None = None) -> TrainResult:
+    """A loop's result: its curves, the final weights and the accuracy of `evaluated` on the whole training split."""
+    _, train_acc = evaluate(model, evaluated, data.x_train, data.y_train)
+    return TrainResult(points, curves, final, snapshot, train_acc.cpu().numpy())
+
+
+def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: TrainingConfig, order_keys: list,
+          snapshot_at: int | None = None, hooks: Hooks = Hooks()) -> TrainResult:
+    """The paper's protocol for K masked models: Adam, evaluation every cfg.eval_every, θk kept if asked."""
+    stack = Stack(model, params, masks, data, cfg, order_keys)
+    kept: dict[str, Params] = {}
+
+    def keep(it: int) -> None:
+        if it == snapshot_at:
+            kept["snapshot"] = {n: p.clone() for n, p in stack.params().items()}
+
+    points, curves = loop(model, data, stack.k, cfg.iterations, cfg.eval_every, stack.step, stack.params, hooks,
+                          keep if snapshot_at is not None else None)
     final = stack.params()
-    _, train_acc = evaluate(model, final, data.x_train, data.y_train)
-    return TrainResult(np.array(eval_points), curves, final, snapshot, train_acc.cpu().numpy())
+    return finish(model, data, points, curves, final, final, kept.get("snapshot"))
 
 
 def eval_schedule(iterations: int, every: int) -> list[int]:

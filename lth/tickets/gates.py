@@ -8,17 +8,23 @@ are comparable: **keep a weight when its gate is open with probability above
 one half** (Gaussian: μ > 0; hard concrete: log α > β·log(−γ/ζ)). Continuous
 sparsification keeps s > 0.
 
-`lth.gate_config.GateConfig` names a sweep; `lth.gate_search` runs it into a run's store.
+Mask learning runs on the engine's one training loop (lth.engine.train.loop): only the step differs.
+`lth.core.gate_config.GateConfig` names a sweep; `lth.tickets.gate_search` runs it into a run's store.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..core.gate_config import GateConfig
+from ..engine import pruning
+from ..engine.train import BatchOrder, Hooks, finish, loop
 
 
 # --- the two relaxations of a Bernoulli gate ----------------------------------------
@@ -78,3 +84,98 @@ def cs_beta(iteration: int, iterations: int, beta_max: float) -> float:
 
 def cs_mask(s: torch.Tensor, beta: float) -> torch.Tensor:
     return torch.sigmoid(beta * s)
+
+
+# --- learning masks, K sweep points as one stack ---------------------------------------
+@dataclass
+class Streams:
+    """What mask learning draws on besides the model: batches, gate noise and init, the lr of trained weights."""
+    order: BatchOrder
+    noise: torch.Generator
+    init: torch.Generator
+    weights_lr: float
+    hooks: Hooks = Hooks()
+
+
+def _loss(model, params, data, idx, k) -> torch.Tensor:
+    logits = model.forward(params, data.x_train[idx])
+    return F.cross_entropy(logits.flatten(0, 1), data.y_train[idx].flatten(), reduction="none").view(k, -1).mean(1)
+
+
+def _remaining(masks: Callable[[], pruning.Masks]) -> Callable[[], np.ndarray]:
+    """The fraction of weights the current binary masks keep, per model: a curve recorded at each evaluation."""
+    return lambda: pruning.remaining(masks())[0].cpu().numpy()
+
+
+def learn_gates(model, theta0, lambdas, data, g: GateConfig, streams: Streams):
+    """Strong-ticket mask learning: θ0 frozen, one gate per weight, loss = CE + λ·Σ P(open).
+
+    Curves are of the binary-mask network (the strong ticket) as the gates learn.
+    """
+    relax, k = relaxation(g), len(lambdas)
+    gates = {layer.name: relax.init((k, *layer.weight_shape), streams.init).to(data.x_train.device).requires_grad_(True)
+             for layer in model.layers}
+    lam = torch.tensor(lambdas, device=data.x_train.device)
+    optimizer = torch.optim.Adam(gates.values(), lr=g.gate_lr)
+    binary = lambda: {n: relax.binary(v.detach()) for n, v in gates.items()}  # noqa: E731
+
+    def step(it: int) -> torch.Tensor:
+        z = {n: relax.sample(v, streams.noise) for n, v in gates.items()}
+        ce = _loss(model, pruning.apply(theta0, z), data, streams.order.indices(it), k)
+        expected_open = sum(relax.open_probability(v).flatten(1).sum(1) for v in gates.values())
+        optimizer.zero_grad(set_to_none=True)
+        (ce + lam * expected_open).sum().backward()
+        optimizer.step()
+        return ce.detach()
+
+    points, curves = loop(model, data, k, g.gate_iterations, g.gate_eval_every, step,
+                          lambda: pruning.apply(theta0, binary()), streams.hooks, extra={"remaining": _remaining(binary)})
+    masks = binary()
+    return masks, finish(model, data, points, curves, theta0, pruning.apply(theta0, masks)), theta0
+
+
+def learn_cs(model, theta0, s0s, data, g: GateConfig, streams: Streams):
+    """Continuous sparsification: weights and s learn together under mask sigmoid(β·s), round after round.
+
+    Between rounds β resets to 1, s <- min(s, s0) and the weights rewind to θk (k = cs_rewind_iteration).
+    Returns the masks 1[s > 0], the search's result and θk, the weights the masks are retrained from.
+    """
+    k, device, T = len(s0s), data.x_train.device, g.gate_iterations
+    weights = {n: p.clone().requires_grad_(True) for n, p in theta0.items()}
+    s0 = {layer.name: torch.tensor(s0s, device=device).view(k, *[1] * len(layer.weight_shape))
+          for layer in model.layers}
+    s = {n: v.expand(k, *layer.weight_shape).clone().requires_grad_(True)
+         for (n, v), layer in zip(s0.items(), model.layers)}
+    binary = lambda: {n: v.detach() > 0 for n, v in s.items()}  # noqa: E731
+    detached = lambda: {n: p.detach() for n, p in weights.items()}  # noqa: E731
+    state: dict = {}
+
+    def new_optimizer():
+        return torch.optim.Adam([{"params": list(weights.values()), "lr": streams.weights_lr},
+                                 {"params": list(s.values()), "lr": g.gate_lr}])
+
+    def step(i: int) -> torch.Tensor:
+        r, it = divmod(i, T)
+        if it == 0:
+            state["optimizer"] = new_optimizer()
+        if r == 0 and it == g.cs_rewind_iteration:
+            state["rewind"] = {n: p.detach().clone() for n, p in weights.items()}
+        m = {n: cs_mask(v, cs_beta(it, T, g.cs_beta_max)) for n, v in s.items()}
+        ce = _loss(model, pruning.apply(weights, m), data, streams.order.indices(i), k)
+        penalty = sum(v.flatten(1).sum(1) for v in m.values())
+        state["optimizer"].zero_grad(set_to_none=True)
+        (ce + g.cs_lambda * penalty).sum().backward()
+        state["optimizer"].step()
+        if it == T - 1 and r < g.rounds - 1:  # the round's end: β back to 1, s <- min(s, s0), weights back to θk
+            with torch.no_grad():
+                for n in s:
+                    s[n].copy_(torch.minimum(s[n], s0[n]))
+                for n in weights:
+                    weights[n].copy_(state["rewind"][n])
+        return ce.detach()
+
+    points, curves = loop(model, data, k, T * g.rounds, g.gate_eval_every, step,
+                          lambda: pruning.apply(detached(), binary()), streams.hooks,
+                          extra={"remaining": _remaining(binary)})
+    final, masks = detached(), binary()
+    return masks, finish(model, data, points, curves, final, pruning.apply(final, masks)), state["rewind"]

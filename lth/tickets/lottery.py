@@ -173,8 +173,7 @@ class Lottery:
             self.progress.start_level(level, len(members[part]))
             chunks.append(train(self.model, {n: p[part] for n, p in params.items()}, pruning.select(masks, part),
                                 self.data, self.config.training, order_keys=[self.streams.order_key(m.trial) for m in members[part]],
-                                snapshot_at=rewind_at, on_eval=self.progress.at_eval,
-                                should_stop=self.progress.cancelled))
+                                snapshot_at=rewind_at, hooks=self.progress.hooks))
         result = TrainResult.concat(chunks)
         seconds = (time.time() - started) / len(trials)
         for t in trials:
@@ -194,16 +193,14 @@ class Lottery:
                                              pruning.next_target(self.model, cfg, ticket_masks))
         if level == 0:
             self.write_plan(trial, result, ticket_final)
-        store.write_parquet(paths.unit_curves(rd, level, trial), records.curves_frame(level, members, result))
-        store.write_npz(paths.unit_masks(rd, level, trial), records.pack_masks(members, masks, next_masks, self.model))
         hist, stats = records.weight_movement(self.model, {n: p[ticket] for n, p in params.items()}, ticket_final,
                                               ticket_masks, next_masks, [trial])
-        store.write_parquet(paths.unit_weight_hist(rd, level, trial), hist)
-        store.write_parquet(paths.unit_weight_stats(rd, level, trial), stats)
         summary = records.summary(level, members, masks, result, self.model, seconds, self.config.training.iterations)
         summary["execution"] = self.execution
-        store.write_json(paths.unit_summary(rd, level, trial), summary)  # last: marks the unit finished
-        store.write_status(rd, units_done=len(store.finished_units(rd)))
+        entries = records.mask_entries(members, masks)
+        entries[("next", trial, 0)] = {n: m[0].cpu().numpy() for n, m in next_masks.items()}  # the next level's ticket
+        records.write_unit(rd, level, trial, self.model, records.curves_frame(level, members, result), entries, summary,
+                           {paths.unit_weight_hist: hist, paths.unit_weight_stats: stats})
 
     def write_plan(self, trial: int, result: TrainResult, dense_final: models.Params) -> None:
         """What a trial's later levels and the pruning lab need from its level 0."""
@@ -216,8 +213,8 @@ class Lottery:
             for level in range(1, e.levels + 1):
                 target = totals[level] if cfg.strategy == "global" else layer_counts[level]
                 shot = pruning.magnitude_prune(self.model, dense_final, dense, cfg, target)
-                for n, m in shot.items():
-                    arrays[f"one_shot_{level}/{trial}/0/{n}"] = store.pack_mask(m[0].cpu().numpy())
+                arrays.update(store.pack_masks({(f"one_shot_{level}", trial, 0): {n: m[0].cpu().numpy()
+                                                                                 for n, m in shot.items()}}))
         if result.snapshot is not None:
             for n, p in result.snapshot.items():  # level 0 trains only this trial's ticket
                 arrays[f"rewind/{n}"] = p[0].cpu().numpy()

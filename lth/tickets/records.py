@@ -16,7 +16,7 @@ from ..core import arms, paths, store
 from ..core.config import PruningConfig
 from ..engine import pruning
 from ..engine.models import Model, Params
-from ..engine.train import Cancelled, Diverged, TrainResult, evaluate
+from ..engine.train import Cancelled, Diverged, Hooks, TrainResult, evaluate
 
 HIST_BINS = 50
 
@@ -60,19 +60,26 @@ def summary(level: int, members, masks: pruning.Masks, result: TrainResult, mode
             "seconds": round(seconds, 2), "layers": [layer.name for layer in model.layers], "rows": rows}
 
 
-# --- masks: bit-packed, keyed "<arm>/<trial>/<replicate>/<layer>" ------------------------
-def pack_masks(members, masks: pruning.Masks, next_masks: pruning.Masks, model: Model) -> dict[str, np.ndarray]:
-    arrays = {f"shape/{layer.name}": np.array(layer.weight_shape) for layer in model.layers}
-    for i, m in enumerate(members):
-        if not arms.has_own_mask(m.arm):  # another arm's mask (reinit: the ticket's): not stored twice
-            continue
-        for n, mask in masks.items():
-            arrays[f"{m.arm}/{m.trial}/{m.replicate}/{n}"] = store.pack_mask(mask[i].cpu().numpy())
-    tickets = [m.trial for m in members if m.arm == "ticket"]
-    for i, trial in enumerate(tickets):  # the next level's ticket masks, in the order of the tickets
-        for n, mask in next_masks.items():
-            arrays[f"next/{trial}/0/{n}"] = store.pack_mask(mask[i].cpu().numpy())
-    return arrays
+# --- a unit: what one trial records at one level (or sweep point) -----------------------
+def mask_entries(members, masks: pruning.Masks) -> dict[tuple, dict[str, np.ndarray]]:
+    """{(arm, trial, replicate): {layer: bool array}} of the members whose mask is their own (reinit's is not)."""
+    return {(m.arm, m.trial, m.replicate): {n: mask[i].cpu().numpy() for n, mask in masks.items()}
+            for i, m in enumerate(members) if arms.has_own_mask(m.arm)}
+
+
+def write_unit(folder: Path, level: int, trial: int, model: Model, curves: pd.DataFrame,
+               masks: dict[tuple, dict[str, np.ndarray]], summary: dict, tables: dict | None = None) -> None:
+    """Every file of one unit, atomically, its summary.json last: the unit is finished exactly when that exists.
+
+    `masks` as `mask_entries` gives them; `tables` maps a path function of lth.core.paths to a frame.
+    """
+    store.write_parquet(paths.unit_curves(folder, level, trial), curves)
+    shapes = {layer.name: layer.weight_shape for layer in model.layers}
+    store.write_npz(paths.unit_masks(folder, level, trial), store.pack_masks(masks, shapes))
+    for path_of, frame in (tables or {}).items():
+        store.write_parquet(path_of(folder, level, trial), frame)
+    store.write_json(paths.unit_summary(folder, level, trial), summary)
+    store.write_status(folder, units_done=len(store.finished_units(folder)))
 
 
 # --- weight movement -----------------------------------------------------------------
@@ -116,8 +123,7 @@ def prune_curve(model: Model, dense_final: Params, data, cfg: PruningConfig, poi
     rows = []
     for fraction in fractions:
         masks = pruning.magnitude_prune(model, dense_final, dense, cfg, pruning.counts_for_fraction(model, cfg, fraction))
-        pruned = {n: (p * masks[n[:-7]] if n.endswith(".weight") else p) for n, p in dense_final.items()}
-        _, acc = evaluate(model, pruned, data.x_test, data.y_test)
+        _, acc = evaluate(model, pruning.apply(dense_final, masks), data.x_test, data.y_test)
         total, _ = pruning.remaining(masks)
         rows += [{"remaining": float(total[i]), "test_acc": float(acc[i])} for i in range(k)]
     return pd.DataFrame(rows)
@@ -150,6 +156,11 @@ class Progress:
 
     def cancelled(self) -> bool:
         return paths.cancel_file(self.run_dir).exists()
+
+    @property
+    def hooks(self) -> Hooks:
+        """What a training loop calls: progress at each evaluation, and the CANCEL file."""
+        return Hooks(self.at_eval, self.cancelled)
 
     def close(self) -> None:
         self.bar.close()
