@@ -15,10 +15,10 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run app/...` from anywhere
 
-from lth.core import paths, store  # noqa: E402
+from lth.core import paths  # noqa: E402
 from lth.core.config import ConfigError  # noqa: E402
 from lth.report import export, figures  # noqa: E402
-from lth.runs import results  # noqa: E402
+from lth.runs import results, tables  # noqa: E402
 
 GATE_ARMS_HELP = (
     "- **Gates, strong (θ₀ frozen)**: a mask *learned* by gradient descent (Gaussian or hard-concrete gates) "
@@ -39,24 +39,11 @@ def roots() -> dict[str, Path]:
 
 @st.cache_data(ttl=2, show_spinner=False)
 def run_index() -> pd.DataFrame:
-    frames = []
-    for source, root in roots().items():
-        table = store.index(root)
-        if not table.empty:
-            frames.append(table.assign(source=source))
-    if not frames:
-        return pd.DataFrame(columns=["path", "run_id", "damaged", "levels_done", "units_done", "trials", "source", "label", "state"])
-    table = pd.concat(frames, ignore_index=True)
-    # A damaged folder describes itself with a few columns only; give every row all of them.
-    for col, empty in {"units_done": 0, "levels_done": 0, "trials": 0, "label": "", "state": "", "damaged": ""}.items():
-        table[col] = table[col].fillna(empty) if col in table else empty
-    return table
+    return results.index(roots())
 
 
 def _stamp(path: str) -> float:
-    """Changes when the run or any of its gate sweeps (methods/<method>/) records progress or finishes a unit."""
-    folders = [Path(path), *(m.parent for m in paths.methods_root(Path(path)).glob("*/status.json"))]
-    return sum(store._mtime(paths.status_file(f)) + len(store.finished_units(f)) for f in folders)
+    return results.stamp(Path(path))
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -84,6 +71,11 @@ def masks(path: str, level: int, stamp: float):
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
+def sweep_masks(path: str, point: int, stamp: float):
+    return results.Run(Path(path)).masks(point=point)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
 def weight_hist(path: str, level: int, stamp: float) -> pd.DataFrame:
     return results.Run(Path(path)).weight_hist(level)
 
@@ -95,13 +87,14 @@ def methods(path: str, stamp: float) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def cost_table(path: str, stamp: float) -> pd.DataFrame:
-    return results.cost_table(results.Run(Path(path)))
+    return tables.cost_table(results.Run(Path(path)))
 
 
 def load(kind: str, run: results.Run, *args):
-    """Cached per-run data (summary, curves, masks, weight_hist, methods, cost_table); None with a visible error if damaged."""
-    fn = {"summary": summary, "curves": curves, "masks": masks, "weight_hist": weight_hist, "methods": methods,
-          "cost_table": cost_table}[kind]
+    """Cached per-run data (summary, curves, masks, sweep_masks, weight_hist, methods, cost_table); None with a visible
+    error if damaged."""
+    fn = {"summary": summary, "curves": curves, "masks": masks, "sweep_masks": sweep_masks, "weight_hist": weight_hist,
+          "methods": methods, "cost_table": cost_table}[kind]
     try:
         return fn(str(run.path), *args, _stamp(str(run.path)))
     except (OSError, ValueError, KeyError) as err:

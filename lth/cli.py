@@ -99,6 +99,9 @@ def build_parser() -> Parser:
     _add_location_flags(gates)
     _add_dataclass_flags(gates.add_argument_group("sweep (default: ../shared/PAPER.md's values)"), GateConfig)
 
+    migrate = sub.add_parser("migrate", help="bring runs written by earlier versions to today's layout (numbers unchanged)")
+    migrate.add_argument("folders", nargs="+", type=Path, help="run folders, or folders holding runs")
+
     bench = sub.add_parser("bench", help="measure training speed: the usual way vs the engine (a benchmark, not a test)")
     bench.add_argument("--device", default="auto", choices=devices.CHOICES)
     bench.add_argument("--quick", action="store_true", help="fewer repetitions; under a minute")
@@ -135,19 +138,19 @@ def cmd_ls(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from .runs import results
+    from .runs import results, tables
 
     run = results.Run(results.resolve(args.run, paths.runs_dir(args.runs_dir)))
     print(run.label)
     e = run.config.experiment
     print(f"state: {run.status.get('state')}, units done: {len(run.units)}/{(e.levels + 1) * e.trials} "
           f"(levels x trials); means over the trials finished at each level")
-    table = results.level_table(run, args.metric)
+    table = tables.level_table(run, args.metric)
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print(table.to_string(index=False) if not table.empty else "no finished level yet")
-        gates = results.gate_table(run, args.metric)
+        gates = tables.gate_table(run, args.metric)
         if not gates.empty:
-            print("\nmasks learned by gradient descent (level = sweep point; imp_*: IMP's ticket at the closest "
+            print("\nmasks learned by gradient descent (point: place in the sweep; imp_*: IMP's ticket at the closest "
                   "sparsity; model_iterations and seconds per trial, to find and train the ticket)")
             print(gates.round(2).to_string(index=False))
     return 0
@@ -173,13 +176,13 @@ def cmd_export(args) -> int:
 
 def cmd_check_paper(args) -> int:
     from .report import paper
-    from .runs import results
+    from .runs import results, tables
 
     run = results.Run(results.resolve(args.run, paths.runs_dir(args.runs_dir)))
     print(run.label)
     if (run.config.model.model, run.config.data.dataset) != ("lenet_300_100", "mnist"):
         print("note: the claims are the paper's for LeNet-300-100 on MNIST; this run is something else")
-    table = paper.check(run.summary(), run.config.experiment.levels)
+    table = paper.check(tables.imp_rows(run.summary()), run.config.experiment.levels)
     for i, row in table.iterrows():
         print(f"\n{i + 1:>2}. {row.claim:<66} {row.verdict.upper()}")
         print(f"    paper: {row.paper}")
@@ -202,6 +205,20 @@ def cmd_gates(args) -> int:
                                  download=args.download, progress=not args.quiet)
     mdir = gate_search.run(run_dir, gcfg, options)
     print(f"{gcfg.method} sweep {', '.join(f'{v:g}' for v in gcfg.values)} finished: {mdir}")
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from .runs import migrate
+
+    for folder in args.folders:
+        if not folder.is_dir():
+            raise ConfigError(f"{folder} is not allowed: a run folder or a folder holding runs")
+        done = migrate.migrate(folder)
+        for mdir, units in done:
+            print(f"{mdir}: {units} sweep unit(s) moved to points/")
+        if not done:
+            print(f"{folder}: nothing to migrate")
     return 0
 
 
@@ -250,7 +267,7 @@ def _config_field_names() -> list[str]:
     return [f.name for cls in SECTIONS.values() for f in fields(cls)]
 
 
-HANDLERS = {"run": cmd_run, "gates": cmd_gates, "ls": cmd_ls, "show": cmd_show, "bench": cmd_bench, "export": cmd_export, "check-paper": cmd_check_paper}
+HANDLERS = {"run": cmd_run, "gates": cmd_gates, "ls": cmd_ls, "show": cmd_show, "bench": cmd_bench, "migrate": cmd_migrate, "export": cmd_export, "check-paper": cmd_check_paper}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -359,7 +359,7 @@ def test_gradient_page_without_sweeps_shows_the_command(app, store):
 
 def test_gradient_page_compares_a_learned_mask_with_imp(gated, gated_store):
     from lth.report import gate_figures
-    from lth.runs import results
+    from lth.runs import results, tables
 
     at = gated("gradient")
     assert len(at.dataframe[0].value) == 3  # the sweeps table: one row per method
@@ -375,10 +375,10 @@ def test_gradient_page_compares_a_learned_mask_with_imp(gated, gated_store):
     at.select_slider(key="g_point").set_value(2).run()
     run = results.Run(gated_store.run)
     summary = run.summary()
-    pct = summary[(summary.arm == "hard_concrete_weak") & (summary.level == 2)].percent_remaining.mean()
-    level = gate_figures.nearest_level(summary, pct)
+    pct = summary[(summary.arm == "hard_concrete_weak") & (summary.point == 2)].percent_remaining.mean()
+    level = tables.nearest_level(summary, pct)
     assert f"IMP ticket, level {level} (closest sparsity)" in [m.label for m in at.metric]
-    expected = gate_figures.overlap_frame(run.masks(2)[("hard_concrete_weak", 0, 0)], run.masks(level)[("ticket", 0, 0)])
+    expected = gate_figures.overlap_frame(run.masks(point=2)[("hard_concrete_weak", 0, 0)], run.masks(level)[("ticket", 0, 0)])
     overlap = figures(at)["chart-g-overlap"]
     assert numbers(overlap["data"][0]["y"]) == pytest.approx(expected.jaccard.tolist())
     assert "Hard-concrete gates, weak (retrained) at λ=0.001" in title(overlap)
@@ -481,8 +481,8 @@ def damaged_sweeps_store(gated_run, tmp_path_factory):
     s = make_store(gated_run.path, tmp_path_factory.mktemp("damaged_sweeps"))
     methods = s.run / "methods"
     (methods / "gaussian" / "method.json").write_text('{"method_id": "x", "gates": {')
-    (methods / "cs" / "levels" / "level_01" / "trial_00" / "summary.json").write_text('{"level": 1, "rows": [')
-    masks = methods / "hard_concrete" / "levels" / "level_02" / "trial_00" / "masks.npz"
+    (methods / "cs" / "points" / "point_01" / "trial_00" / "summary.json").write_text('{"point": 1, "rows": [')
+    masks = methods / "hard_concrete" / "points" / "point_02" / "trial_00" / "masks.npz"
     masks.write_bytes(masks.read_bytes()[:200])  # cut off mid-write
     return s
 

@@ -9,7 +9,7 @@ from helpers import GATE_ARMS
 
 from lth.core import arms
 from lth.report import figures, gate_figures
-from lth.runs import results
+from lth.runs import results, tables
 
 
 def masks(**layers) -> dict[str, np.ndarray]:
@@ -46,22 +46,16 @@ def test_mask_overlap_chart_draws_the_frame():
     assert "gate vs imp" in chart.figure.layout.title.text
 
 
-def test_nearest_level_is_the_closest_sparsity():
-    summary = pd.DataFrame({"arm": ["ticket"] * 4 + ["cs"], "level": [0, 1, 2, 3, 1],
-                            "percent_remaining": [100.0, 80.0, 64.0, 51.2, 70.0]})
-    assert gate_figures.nearest_level(summary, 70.0) == 2
-    assert gate_figures.nearest_level(summary, 99.0) == 0
-    assert gate_figures.nearest_level(summary, 70.0, arm="one_shot") is None
-
-
 # --- gate arms in the sparsity charts -------------------------------------------------------------
 def summary_with_gates() -> pd.DataFrame:
-    rows = [dict(level=0, arm="ticket", setting=None, percent_remaining=100.0, acc=0.9),
-            dict(level=1, arm="ticket", setting=None, percent_remaining=80.0, acc=0.91),
-            dict(level=1, arm="reinit", setting=None, percent_remaining=80.0, acc=0.85),
-            dict(level=1, arm="gaussian_weak", setting="λ=1e-05", percent_remaining=50.0, acc=0.92),
-            dict(level=2, arm="gaussian_weak", setting="λ=1e-04", percent_remaining=10.0, acc=0.90),
-            dict(level=3, arm="gaussian_weak", setting="λ=1e-03", percent_remaining=0.0, acc=0.10)]
+    """As Run.summary gives it: IMP's rows by level, a gradient method's by sweep point (the other NaN)."""
+    nan = float("nan")
+    rows = [dict(level=0, point=nan, arm="ticket", setting=None, percent_remaining=100.0, acc=0.9),
+            dict(level=1, point=nan, arm="ticket", setting=None, percent_remaining=80.0, acc=0.91),
+            dict(level=1, point=nan, arm="reinit", setting=None, percent_remaining=80.0, acc=0.85),
+            dict(level=nan, point=1, arm="gaussian_weak", setting="λ=1e-05", percent_remaining=50.0, acc=0.92),
+            dict(level=nan, point=2, arm="gaussian_weak", setting="λ=1e-04", percent_remaining=10.0, acc=0.90),
+            dict(level=nan, point=3, arm="gaussian_weak", setting="λ=1e-03", percent_remaining=0.0, acc=0.10)]
     frame = pd.DataFrame(rows).assign(trial=0)
     return frame.assign(test_acc_at_early_stop=frame.acc, early_stop_iteration=100)
 
@@ -70,9 +64,9 @@ def test_dense_level_starts_controls_but_never_gate_arms():
     frame = figures.sparsity_frame(summary_with_gates(), "test_acc_at_early_stop")
     assert sorted(frame[frame.arm == "reinit"].level) == [0, 1]
     gate = frame[frame.arm == "gaussian_weak"]
-    assert sorted(gate.level) == [1, 2, 3] and 100.0 not in set(gate.percent_remaining)
-    assert gate.point.tolist() == ["λ=1e-05", "λ=1e-04", "λ=1e-03"]
-    assert frame[frame.arm == "ticket"].point.tolist() == ["level 0", "level 1"]
+    assert sorted(gate.point) == [1, 2, 3] and gate.level.isna().all() and 100.0 not in set(gate.percent_remaining)
+    assert gate.label.tolist() == ["λ=1e-05", "λ=1e-04", "λ=1e-03"]
+    assert frame[frame.arm == "ticket"].label.tolist() == ["level 0", "level 1"]
 
 
 def test_gate_points_hover_by_setting_and_zero_remaining_is_said_not_drawn():
@@ -99,12 +93,12 @@ def test_gated_run_figures(gated_run):
     summary = run.summary()
     frame = figures.sparsity_frame(summary, "test_acc_at_early_stop")
     for arm in GATE_ARMS:
-        assert 0 not in set(frame[frame.arm == arm].level), arm
-        assert frame[frame.arm == arm].point.str.contains("=").all(), arm
+        assert frame[frame.arm == arm].level.isna().all() and frame[frame.arm == arm].point.notna().all(), arm
+        assert frame[frame.arm == arm].label.str.contains("=").all(), arm
     es = figures.sparsity_chart({"r": summary}, "early_stop_iteration")
     assert not set(es.data.arm) & set(arms.of_kind("strong"))  # never trained: no early stop
 
-    costs = results.cost_table(run)
+    costs = tables.cost_table(run)
     chart = gate_figures.cost_chart(costs, "sub")
     legend = {t.name for t in chart.figure.data if t.showlegend is not False}
     shown = costs[costs.percent_remaining > 0]
@@ -116,8 +110,8 @@ def test_gated_run_figures(gated_run):
 
 def test_gated_run_overlap_of_a_gate_mask_with_itself_is_one(gated_run):
     run = results.Run(gated_run.path)
-    mine = run.masks(1)[("gaussian_strong", 0, 0)]
+    mine = run.masks(point=1)[("gaussian_strong", 0, 0)]
     assert (gate_figures.overlap_frame(mine, mine).jaccard == 1.0).all()
     # strong and weak share the learned mask by construction
-    weak = run.masks(1)[("gaussian_weak", 0, 0)]
+    weak = run.masks(point=1)[("gaussian_weak", 0, 0)]
     assert (gate_figures.overlap_frame(mine, weak).jaccard == 1.0).all()

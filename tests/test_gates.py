@@ -17,7 +17,7 @@ from lth.core.config import ConfigError
 from lth.core.gate_config import GateConfig
 from lth.core.paths import PROJECT_ROOT
 from lth.engine import models
-from lth.runs import results
+from lth.runs import results, tables
 from lth.tickets import gate_search, lottery
 from lth.tickets.gates import GaussianGate, HardConcreteGate, cs_beta, cs_mask
 
@@ -105,7 +105,7 @@ def test_every_method_runs_end_to_end_into_the_store(gated_run):
     assert GATE_ARMS <= set(s.arm)
     for g in GATE_SWEEPS:
         rows = s[s.method == g.method]
-        assert sorted(rows.level.unique()) == list(range(1, len(g.values) + 1))
+        assert sorted(rows.point.unique()) == list(range(1, len(g.values) + 1)) and rows.level.isna().all()
         assert len(rows) == len(g.values) * len(g.arms)
         assert (rows.cost_model_iterations > 0).all() and (rows.cost_seconds > 0).all()
     weak = s[s.arm == "gaussian_weak"]
@@ -118,7 +118,7 @@ def test_every_method_runs_end_to_end_into_the_store(gated_run):
 def test_masks_are_binary_with_the_density_the_summary_claims(gated_run):
     run, s = gated_run.run, gated_run.run.summary()
     for _, row in s[s.arm.isin(GATE_ARMS)].iterrows():
-        masks = run.masks(int(row.level))[(row.arm, int(row.trial), 0)]
+        masks = run.masks(point=int(row.point))[(row.arm, int(row.trial), 0)]
         kept = sum(int(m.sum()) for m in masks.values())
         total = sum(m.size for m in masks.values())
         assert all(m.dtype == bool for m in masks.values())
@@ -126,7 +126,7 @@ def test_masks_are_binary_with_the_density_the_summary_claims(gated_run):
         for name, m in masks.items():
             assert m.mean() == pytest.approx(row[f"remaining:{name}"], abs=1e-9)
     for point in (1, 2, 3):  # strong and weak are the same learned mask
-        m = run.masks(point)
+        m = run.masks(point=point)
         for layer in m[("gaussian_strong", 0, 0)]:
             assert np.array_equal(m[("gaussian_strong", 0, 0)][layer], m[("gaussian_weak", 0, 0)][layer])
 
@@ -134,14 +134,14 @@ def test_masks_are_binary_with_the_density_the_summary_claims(gated_run):
 def test_larger_penalty_gives_sparser_masks(gated_run):
     s = gated_run.run.summary()
     for arm in ("gaussian_strong", "hard_concrete_strong"):
-        remaining = s[s.arm == arm].sort_values("level").remaining.to_numpy()
+        remaining = s[s.arm == arm].sort_values("point").remaining.to_numpy()
         assert (np.diff(remaining) <= 0).all() and remaining[0] > remaining[-1]
 
 
 def test_cost_table_covers_imp_and_every_method(gated_run):
-    table = results.cost_table(gated_run.run)
+    table = tables.cost_table(gated_run.run)
     assert {"ticket", "one_shot"} | GATE_ARMS <= set(table.arm)
-    ticket = table[table.arm == "ticket"].sort_values("level")
+    ticket = table[table.arm == "ticket"].sort_values("level").assign(level=lambda f: f.level.astype(int))
     its = gated_run.config.training.iterations
     assert ticket.model_iterations.tolist() == [its * (lv + 1) for lv in ticket.level]  # the whole chain
     assert ticket.seconds.is_monotonic_increasing
@@ -155,7 +155,7 @@ def test_cost_seconds_are_left_blank_where_a_chain_crossed_devices(tmp_path, gat
     run = results.Run(tmp_path / "run")
     costs = run.costs()
     assert dict(zip(costs.level, costs.device.str.split().str[0])) == {0: "cpu", 1: "cuda", 2: "cpu"}
-    ticket = results.cost_table(run).query("arm == 'ticket'").set_index("level")
+    ticket = tables.cost_table(run).query("arm == 'ticket'").set_index("level")
     assert ticket.seconds[0] > 0 and ticket.seconds[[1, 2]].isna().all()
     assert ticket.model_iterations.tolist() == [gated_run.config.training.iterations * (lv + 1) for lv in (0, 1, 2)]
 
@@ -231,11 +231,11 @@ def test_sweep_uses_the_imp_runs_initialisation(gated_run):
 
 
 def test_show_keeps_imp_levels_apart_from_sweep_points(gated_run):
-    levels = results.level_table(gated_run.run)
+    levels = tables.level_table(gated_run.run)
     assert levels.level.tolist() == [0, 1, 2] and not any(c.startswith("gaussian") for c in levels.columns)
-    table = results.gate_table(gated_run.run)
-    assert set(table.arm) == GATE_ARMS
-    imp = results.cost_table(gated_run.run).query("arm == 'ticket'").set_index("level")
+    table = tables.gate_table(gated_run.run)
+    assert set(table.arm) == GATE_ARMS and "level" not in table and table.point.notna().all()  # points, not levels
+    imp = tables.cost_table(gated_run.run).query("arm == 'ticket'").set_index("level")
     for _, row in table.iterrows():  # IMP's level is the closest in % remaining on the log scale
         ratios = (imp.percent_remaining / max(row.percent_remaining, 1e-9)).map(lambda r: abs(math.log(r)))
         assert row.imp_level == ratios.idxmin()

@@ -18,7 +18,7 @@ from lth.core import config, devices, paths, store
 from lth.core.paths import PROJECT_ROOT
 from lth.core.seeds import generator
 from lth.engine import data, pruning, train
-from lth.runs import results
+from lth.runs import results, tables
 from lth.tickets import lottery
 
 CPU = torch.device("cpu")
@@ -62,7 +62,7 @@ def test_remaining_fraction_follows_the_ladder_for_every_arm(finished_run):
         for layer in model.layers:
             fraction = row[f"remaining:{layer.name}"]
             assert round(fraction * layer.size) == per_layer[row.level][layer.name], (row.arm, layer.name)
-    table = results.level_table(finished_run.run)
+    table = tables.level_table(finished_run.run)
     assert table["% remaining"].tolist() == [round(100 * t / model.prunable, 2) for t in totals]
     assert table["% remaining"].tolist() == [100.0, 80.04, 64.06]
 

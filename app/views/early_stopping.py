@@ -5,13 +5,14 @@ import streamlit as st
 
 from lth.core import arms
 from lth.report import figures
+from lth.runs import tables
 
 st.title("How fast do tickets learn?")
 run = common.current_run()
 if run is not None and (data := common.load("summary", run)) is not None and not data.empty:
     # Strong tickets are never trained (their "early stop" would be the end of mask learning): left out.
     arms_present = sorted(set(data.arm) - set(arms.of_kind("strong")), key=arms.order)
-    imp_arms = [a for a in arms_present if a not in arms.of_kind("gradient", "strong")]  # levels are pruning rounds
+    imp_arms = [a for a in arms_present if arms.is_imp_family(a)]  # their levels are pruning rounds
     picked_arms = st.multiselect("Arms", arms_present, default=arms_present, format_func=arms.label, key="es_arms")
     common.show(figures.sparsity_chart({run.label: data}, "early_stop_iteration", picked_arms, common.subtitle(run),
                                        show_dense=True), "es")
@@ -21,8 +22,8 @@ if run is not None and (data := common.load("summary", run)) is not None and not
                    "with IMP's protocol. Strong tickets are never trained, so they have no early-stop iteration.")
 
     st.subheader("Learning curves")
-    levels = sorted(data[data.arm.isin(imp_arms)].level.unique())
-    pct = data[data.arm == "ticket"].groupby("level")["percent_remaining"].mean()
+    pct = tables.percent_by_level(data)
+    levels = list(pct.index)
     default = sorted({levels[0], levels[len(levels) // 2], levels[-1]})
     c1, c2, c3 = st.columns([3, 2, 2])
     if any(lv not in levels for lv in st.session_state.get("es_levels", [])):  # picked on another run

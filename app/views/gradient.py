@@ -7,7 +7,7 @@ from lth.core import arms, paths
 from lth.core.gate_config import DEFAULT_SWEEPS, GateConfig
 from lth.report import figures, gate_figures, mask_figures
 from lth.report.gate_figures import METHOD_NAMES
-from lth.runs import results
+from lth.runs import tables
 
 ABOUT = """
 IMP finds a mask by **magnitude**: train, drop the smallest weights, rewind, repeat. These methods
@@ -56,7 +56,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
     st.markdown("**How each method turns what it learned into the final binary mask:**\n"
                 + "\n".join(f"- {METHOD_NAMES[m]}: {rule}" for m, rule in zip(sweeps.method, sweeps.rule)))
 
-    gate = data[data.setting.notna()] if "setting" in data else data.iloc[:0]
+    gate = tables.sweep_rows(data)
     if gate.empty:
         st.info("No sweep point has finished yet: this page fills in as they do.")
         st.stop()
@@ -65,16 +65,16 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
     arm = c1.selectbox("Arm", sorted(gate.arm.unique(), key=arms.order), format_func=arms.label,
                        key="g_arm")
     rows = gate[gate.arm == arm]
-    pct = rows.groupby("level")["percent_remaining"].mean()
-    setting = rows.groupby("level")["setting"].first()
+    pct = tables.percent_by_level(rows, arm)
+    setting = rows.groupby("point")["setting"].first()
     if st.session_state.get("g_point") not in pct.index:  # picked for another arm
         st.session_state.pop("g_point", None)
     point = c2.select_slider("Sweep point", list(pct.index), key="g_point",
                              format_func=lambda p: f"{setting[p]} · {pct[p]:.1f}%")
-    trial = c3.selectbox("Trial", sorted(rows[rows.level == point].trial.unique()), key="g_trial",
+    trial = c3.selectbox("Trial", sorted(rows[rows.point == point].trial.unique()), key="g_trial",
                          format_func=lambda t: f"trial {t}")
-    level = gate_figures.nearest_level(data, pct[point])
-    gate_masks, imp_masks = common.load("masks", run, point), common.load("masks", run, level)
+    level = tables.nearest_level(data, pct[point])
+    gate_masks, imp_masks = common.load("sweep_masks", run, point), common.load("masks", run, level)
     mine, imp = (gate_masks or {}).get((arm, trial, 0)), (imp_masks or {}).get(("ticket", trial, 0))
     if mine is None or imp is None:
         st.info("The masks of this point (or of IMP's ticket at that trial) are not stored yet.")
@@ -84,7 +84,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
     short = figures.describe(run.config, f"{run.tag} · trial {trial}", short=True)
     overlap = gate_figures.mask_overlap(mine, imp, (name_gate, name_imp), short, f"mask_overlap_{arm}_point{point}")
     m = st.columns(3)
-    acc = 100 * rows[(rows.level == point) & (rows.trial == trial)].test_acc_at_early_stop.mean()
+    acc = 100 * rows[(rows.point == point) & (rows.trial == trial)].test_acc_at_early_stop.mean()
     m[0].metric(f"Learned mask, {setting[point]}", f"{acc:.2f}%",
                 help=f"Test accuracy; {pct[point]:.2f}% of weights remaining. Strong tickets: at the end of mask "
                      "learning (never trained). Weak and continuous sparsification: at early stop after retraining.")
@@ -108,7 +108,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
     st.subheader("What each ticket cost")
     costs = common.load("cost_table", run)
     if costs is not None and not costs.empty:
-        common.show(gate_figures.cost_chart(costs, common.subtitle(run) + results.cost_note(run)), "g-cost")
+        common.show(gate_figures.cost_chart(costs, common.subtitle(run) + tables.cost_note(run)), "g-cost")
         st.dataframe(costs.assign(arm=costs.arm.map(arms.label)).round(
             {"percent_remaining": 2, "accuracy": 2, "seconds": 1}), hide_index=True, width="stretch",
             column_config={"arm": st.column_config.TextColumn("arm", width="medium"), "setting": "λ / s0",

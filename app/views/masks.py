@@ -5,25 +5,25 @@ import streamlit as st
 
 from lth.core import arms
 from lth.report import figures, mask_figures
+from lth.runs import tables
 
 st.title("What does the ticket keep?")
 run = common.current_run()
 if run is not None and run.levels and (data := common.load("summary", run)) is not None:
-    # Every arm with a stored mask (reinit shares the ticket's); a gate arm's levels are its sweep points.
+    # Every arm with a stored mask (reinit shares the ticket's); a gradient method's arm has sweep points, not levels.
     stored = sorted(filter(arms.has_own_mask, set(data.arm)), key=arms.order)
     c1, c2, c3 = st.columns([2, 3, 1])
     arm = c1.selectbox("Arm", stored, format_func=arms.label, key="m_arm")
-    rows = data[data.arm == arm]
-    levels = sorted(rows.level.unique())
-    pct = rows.groupby("level")["percent_remaining"].mean()
-    gate = "setting" in rows and rows.setting.notna().any()
-    setting = rows.groupby("level")["setting"].first() if gate else {}
+    gate = not arms.is_imp_family(arm)
+    pct = tables.percent_by_level(data, arm)
+    levels = list(pct.index)
+    setting = tables.sweep_rows(data[data.arm == arm]).groupby("point")["setting"].first() if gate else {}
     if st.session_state.get("m_level") not in levels:  # picked for another arm
         st.session_state.pop("m_level", None)
     level = c2.select_slider("Sweep point" if gate else "Level", levels, value=levels[-1], key="m_level",
                              format_func=lambda lv: (f"{setting.get(lv)} · " if gate else f"{lv} · ")
                              + f"{pct.get(lv, float('nan')):.1f}%")
-    all_masks = common.load("masks", run, level)
+    all_masks = common.load("sweep_masks" if gate else "masks", run, level)
     keys = sorted(k for k in (all_masks or {}) if k[0] == arm)
     if keys:
         key = c3.selectbox("Trial", keys, key=f"m_trial_{arm}",  # options follow the arm

@@ -4,16 +4,17 @@ import common
 import streamlit as st
 
 from lth.report import paper
+from lth.runs import tables
 
 st.title("Paper vs this run")
 st.markdown("The claims Frankle & Carbin make for LeNet-300-100 on MNIST, each with this run's figure "
             "(mean over trials, and the range of the per-trial figures). The tolerances were fixed in "
-            "`lth/paper.py` before the results existed, each with its reason; a disagreement stays one.")
+            "`lth/report/paper.py` before the results existed, each with its reason; a disagreement stays one.")
 run = common.current_run()
 if run is not None and (data := common.load("summary", run)) is not None:
     if (run.config.model.model, run.config.data.dataset) != ("lenet_300_100", "mnist"):
         st.warning("These claims are the paper's for LeNet-300-100 on MNIST; the picked run is something else.")
-    table = paper.check(data, run.config.experiment.levels)
+    table = paper.check(tables.imp_rows(data), run.config.experiment.levels)
     counts = table.verdict.value_counts()
     cols = st.columns(3)
     for col, verdict in zip(cols, ("agree", "disagree", "not yet")):

@@ -51,12 +51,20 @@ def plan_file(run: Path, trial: int) -> Path:
     return run / "plan" / f"trial_{trial:02d}.npz"
 
 
+def unit_kind(folder: Path) -> str:
+    """What a folder's units are indexed by: "point" in a gradient method's sweep (its folder has method.json),
+    "level" (pruning round) in an IMP run."""
+    return "point" if method_file(folder).exists() else "level"
+
+
 def level_dir(run: Path, level: int) -> Path:
-    return run / "levels" / f"level_{level:02d}"
+    """levels/level_NN in a run; points/point_NN (a sweep point) in a method's folder."""
+    kind = unit_kind(run)
+    return run / f"{kind}s" / f"{kind}_{level:02d}"
 
 
 def unit_dir(run: Path, level: int, trial: int) -> Path:
-    """One trial at one level: the unit of work, finished exactly when its summary.json exists."""
+    """One trial at one level (or sweep point): the unit of work, finished exactly when its summary.json exists."""
     return level_dir(run, level) / f"trial_{trial:02d}"
 
 
@@ -100,7 +108,7 @@ def methods_root(run: Path) -> Path:
 
 
 def method_dir(run: Path, method: str) -> Path:
-    """One method's sweep: method.json, status, lock, and units levels/level_PP/trial_TT (PP = sweep point)."""
+    """One method's sweep: method.json, status, lock, and units points/point_PP/trial_TT."""
     return methods_root(run) / method
 
 

@@ -192,10 +192,10 @@ def read_status(run: Path) -> dict:
 
 
 def finished_units(run: Path) -> set[tuple[int, int]]:
-    """(level, trial) pairs whose summary.json exists: the finished units of work."""
-    found = set()
-    for summary in (run / "levels").glob("level_*/trial_*/summary.json"):
-        level, trial = summary.parent.parent.name[6:], summary.parent.name[6:]
+    """(level, trial) pairs whose summary.json exists: the finished units of work (a sweep's: (point, trial))."""
+    found, kind = set(), paths.unit_kind(run)
+    for summary in (run / f"{kind}s").glob(f"{kind}_*/trial_*/summary.json"):
+        level, trial = summary.parent.parent.name[len(kind) + 1:], summary.parent.name[6:]
         if level.isdigit() and trial.isdigit():
             found.add((int(level), int(trial)))
     return found
@@ -273,7 +273,7 @@ def index(root: Path) -> pd.DataFrame:
         cache = {}
     rows, fresh = [], {}
     for run in find_runs(root):
-        stamp = max((_mtime(paths.status_file(run)), _mtime(paths.config_file(run))))
+        stamp = max((mtime(paths.status_file(run)), mtime(paths.config_file(run))))
         key = str(run.relative_to(root))
         hit = cache.get(key)
         fresh_hit = hit and hit.get("stamp") == stamp and hit["row"].get("state") != "running"
@@ -288,7 +288,7 @@ def index(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _mtime(path: Path) -> float:
+def mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime
     except OSError:

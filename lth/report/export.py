@@ -14,7 +14,8 @@ import zipfile
 from pathlib import Path
 
 from ..core import arms
-from ..runs.results import Run, cost_note, cost_table
+from ..runs.results import Run
+from ..runs.tables import cost_note, cost_table, nearest_level
 from . import figures, gate_figures, mask_figures
 from .figures import Chart
 
@@ -98,15 +99,15 @@ def gate_charts(run: Run, summary, sub: str) -> list[Chart]:
     gates = summary[summary.arm.isin(arms.of_kind("gradient", "strong")) & (summary.trial == 0)]
     short = figures.describe(run.config, f"{run.tag} · trial 0", short=True)
     for arm in sorted(gates.arm.unique(), key=arms.order):
-        rows = gates[gates.arm == arm].sort_values("level")
+        rows = gates[gates.arm == arm].sort_values("point")
         row = rows.iloc[len(rows) // 2]
-        level = gate_figures.nearest_level(summary, row.percent_remaining)
+        level, point = nearest_level(summary, row.percent_remaining), int(row.point)
         try:
-            mine, imp = run.masks(int(row.level))[(arm, 0, 0)], run.masks(level)[("ticket", 0, 0)]
+            mine, imp = run.masks(point=point)[(arm, 0, 0)], run.masks(level)[("ticket", 0, 0)]
         except (OSError, ValueError, KeyError):
             continue  # a damaged unit leaves its chart out
         names = (f"{arms.label(arm)} at {row.setting}", f"IMP ticket at level {level}")
-        charts.append(gate_figures.mask_overlap(mine, imp, names, short, f"mask_overlap_{arm}_point{int(row.level)}"))
+        charts.append(gate_figures.mask_overlap(mine, imp, names, short, f"mask_overlap_{arm}_point{point}"))
     return charts
 
 

@@ -92,15 +92,14 @@ def sparsity_frame(summary: pd.DataFrame, metric: str, run_label: str = "") -> p
     """Per arm and level: % remaining and the metric's mean, min and max over trials and replicates.
 
     IMP's controls start from the dense network (level 0), which only the ticket trains; gate arms
-    do not (a strong ticket is never a trained dense net), and their level is a sweep point, named
-    by its `setting` (λ or s0) in `point`.
+    do not (a strong ticket is never a trained dense net): their rows have a sweep `point` instead
+    of a level, labelled by its `setting` (λ or s0).
     """
     if summary.empty:
         return pd.DataFrame()
     scale = METRICS[metric][1]
     dense = summary[summary.level == 0]
-    if "setting" not in summary:
-        summary = summary.assign(setting=None)
+    summary = summary.assign(**{c: summary[c] if c in summary else None for c in ("setting", "point")})
     parts = []
     for arm in sorted(summary.arm.unique(), key=arms.order):
         rows = summary[summary.arm == arm]
@@ -108,10 +107,10 @@ def sparsity_frame(summary: pd.DataFrame, metric: str, run_label: str = "") -> p
             rows = pd.concat([dense.assign(arm=arm), rows])
         parts.append(rows)
     s = pd.concat(parts)
-    s = s.assign(point=[f"level {lv}" if not isinstance(x, str) or not x else x for lv, x in zip(s.level, s.setting)])
-    grouped = s.groupby(["arm", "level"], sort=False)
+    s = s.assign(label=[x if isinstance(x, str) and x else f"level {int(lv)}" for lv, x in zip(s.level, s.setting)])
+    grouped = s.groupby(["arm", "level", "point"], sort=False, dropna=False)  # a row has a level or a point
     out = grouped.agg(percent_remaining=("percent_remaining", "mean"), mean=(metric, "mean"),
-                      low=(metric, "min"), high=(metric, "max"), n=(metric, "size"), point=("point", "first")).reset_index()
+                      low=(metric, "min"), high=(metric, "max"), n=(metric, "size"), label=("label", "first")).reset_index()
     values = grouped[metric].apply(lambda v: ", ".join(f"{x * scale:.2f}" if scale != 1 else f"{x:.0f}" for x in v))
     out["per_trial"] = values.values
     for col in ("mean", "low", "high"):
@@ -149,7 +148,7 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, shown: list[str
             fig.add_trace(go.Scatter(
                 x=rows.percent_remaining, y=rows["mean"], name=name, legendgroup=name, mode="lines+markers",
                 line=dict(color=colour, dash=dash, width=3), marker=dict(size=9, symbol=arms.marker(arm)),
-                customdata=np.stack([rows.point, rows.percent_remaining, rows.per_trial, rows.n], axis=1),
+                customdata=np.stack([rows.label, rows.percent_remaining, rows.per_trial, rows.n], axis=1),
                 hovertemplate=("%{customdata[0]} · %{customdata[1]:.2f}% of weights remaining<br>"
                                "mean %{y:.2f} over %{customdata[3]} run(s)<br>each: %{customdata[2]}<extra>"
                                + name + "</extra>")))

@@ -18,12 +18,6 @@ ALL_LAYERS = "all layers"
 METHOD_NAMES = {"gaussian": "Gaussian gates", "hard_concrete": "Hard-concrete gates", "cs": "Continuous sparsification"}
 
 
-def nearest_level(summary: pd.DataFrame, percent: float, arm: str = "ticket") -> int | None:
-    """The level of `arm` whose mean % of weights remaining is closest to `percent` (None: no such level)."""
-    pct = summary[summary.arm == arm].groupby("level")["percent_remaining"].mean()
-    return None if pct.empty else int((pct - percent).abs().idxmin())
-
-
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """|a ∧ b| / |a ∨ b| of two boolean masks; two empty masks are identical: 1."""
     either = np.logical_or(a, b).sum()
@@ -73,14 +67,14 @@ def mask_overlap(a: dict[str, np.ndarray], b: dict[str, np.ndarray], names: tupl
 def cost_chart(costs: pd.DataFrame, subtitle: str = "") -> Chart:
     """Accuracy (top) and what finding and training each ticket cost (bottom, model-iterations, log) vs % remaining.
 
-    `costs` is lth.results.cost_table's frame: one row per arm and level (sweep point). The panels share
+    `costs` is lth.runs.tables.cost_table's frame: one row per arm and level (or sweep point). The panels share
     the sparsity axis, so at any sparsity one reads both how good each ticket is and what it cost.
     """
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08, row_heights=[0.55, 0.45])
     if costs.empty:
         return Chart(_layout(fig, "Accuracy and cost", "no finished levels yet", "", ""), costs, "accuracy_and_cost")
     data = costs.assign(setting=costs.setting.fillna("").astype(str))
-    data = data.assign(point=[s or f"level {lv}" for s, lv in zip(data.setting, data.level)])
+    data = data.assign(label=[s or f"level {int(lv)}" for s, lv in zip(data.setting, data.level)])
     shown = data[data.percent_remaining > 0]
     if len(shown) < len(data):  # a log axis has no 0
         subtitle += f" · {len(data) - len(shown)} point(s) with no weight left not drawn"
@@ -88,7 +82,7 @@ def cost_chart(costs: pd.DataFrame, subtitle: str = "") -> Chart:
         rows = shown[shown.arm == arm].sort_values("percent_remaining", ascending=False)
         style = dict(mode="lines+markers", line=dict(color=arms.colour(arm), width=2.5), legendgroup=arm,
                      marker=dict(size=9, symbol=arms.marker(arm), color=arms.colour(arm)),
-                     customdata=np.stack([rows.point, rows.accuracy, rows.model_iterations, rows.seconds], axis=1),
+                     customdata=np.stack([rows.label, rows.accuracy, rows.model_iterations, rows.seconds], axis=1),
                      hovertemplate=("%{customdata[0]} · %{x:.1f}% of weights remaining<br>accuracy "
                                     "%{customdata[1]:.2f}%<br>cost %{customdata[2]:,.0f} model-iterations, "
                                     "%{customdata[3]:.1f} s<extra>" + arms.label(arm) + "</extra>"))

@@ -49,7 +49,8 @@ def mask_heatmap(mask: np.ndarray, layer: str, subtitle: str = "", compact: bool
 
 
 def remaining_by_layer(summary: pd.DataFrame, level: int, subtitle: str = "", arm: str = "ticket") -> Chart:
-    rows = summary[(summary.level == level) & (summary.arm == arm)]
+    """% of each layer's weights an arm keeps at a level (a gradient method's arm: at sweep point `level`)."""
+    rows = summary[(summary["level" if arms.is_imp_family(arm) else "point"] == level) & (summary.arm == arm)]
     cols = [c for c in summary.columns if c.startswith("remaining:")]
     data = pd.DataFrame({"layer": [c.split(":", 1)[1] for c in cols],
                          "percent_remaining": [100 * rows[c].mean() for c in cols]})

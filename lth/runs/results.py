@@ -1,4 +1,9 @@
-"""Reading runs back as tidy pandas frames: what the app, the CLI and the export use."""
+"""Runs read back as tidy pandas frames: the app's and the CLI's one door to the store.
+
+`Run` reads one run folder (and the gradient methods' sweeps inside it); `index` lists
+the runs of several roots; `stamp` changes whenever a run records progress, for caches.
+Derived tables (per level, costs, IMP's nearest level) are in lth.runs.tables.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import arms, paths, store
+from ..core import paths, store
 from ..core.config import Config, ConfigError
 from ..core.gate_config import RULES, GateConfig
 
@@ -72,8 +77,14 @@ class Run:
         return models.build(self.config.model.model, self.input_shape, self.num_classes)
 
     def method_dirs(self) -> list[Path]:
-        """Folders of the gate / continuous-sparsification sweeps run on this run (lth.gate_search)."""
-        return sorted(p.parent for p in paths.methods_root(self.path).glob("*/method.json"))
+        """Folders of the gradient methods' sweeps run on this run (lth gates); one in an earlier version's
+        layout is named in `problems` with the command that migrates it."""
+        found = sorted(p.parent for p in paths.methods_root(self.path).glob("*/method.json"))
+        for mdir in found:
+            old = f"{mdir.name}: stored in an earlier layout; run `python -m lth migrate {self.path}`"
+            if (mdir / "levels").is_dir() and old not in self.problems:
+                self.problems.append(old)
+        return found
 
     def methods(self) -> pd.DataFrame:
         """One row per sweep: method, arms, its settings, the binary-mask rule and its state."""
@@ -90,34 +101,40 @@ class Run:
                          "units_done": len(store.finished_units(mdir)), "units": g.trials * len(g.values)})
         return pd.DataFrame(rows)
 
-    def _sources(self) -> list[tuple[Path, set[tuple[int, int]]]]:
-        """The IMP units and each sweep's: (folder, its finished (level, trial) units). A sweep's level is its point."""
-        return [(self.path, self.units)] + [(m, store.finished_units(m)) for m in self.method_dirs()]
+    def _sources(self, imp: bool = True, sweeps: bool = True) -> list[tuple[Path, str, set[tuple[int, int]]]]:
+        """(folder, "level" or "point", its finished units): the IMP run's levels, then each sweep's points."""
+        out = [(self.path, "level", self.units)] if imp else []
+        return out + ([(m, "point", store.finished_units(m)) for m in self.method_dirs()] if sweeps else [])
 
     def _summaries(self):
-        for folder, units in self._sources():
-            for level, trial in sorted(units):
+        for folder, kind, units in self._sources():
+            for index, trial in sorted(units):
                 try:
-                    yield level, store.read_json(paths.unit_summary(folder, level, trial))
+                    yield kind, index, store.read_json(paths.unit_summary(folder, index, trial))
                 except (OSError, ValueError) as err:
                     where = "" if folder == self.path else f"{folder.name} "
-                    self.problems.append(f"{where}level {level}, trial {trial}: summary.json unreadable ({err})")
+                    self.problems.append(f"{where}{kind} {index}, trial {trial}: summary.json unreadable ({err})")
 
     @functools.cache
     def summary(self) -> pd.DataFrame:
-        """One row per level, trial, arm and replicate; per-layer remaining fractions as `remaining:<layer>`.
+        """One row per level (or sweep point), trial, arm and replicate; per-layer remaining fractions as
+        `remaining:<layer>`.
 
-        Rows of gate and cs arms carry `method`, `setting` (λ or s0) and what finding them cost
-        (`cost_model_iterations`, `cost_seconds`); their `level` is the sweep point, 1..K.
+        IMP's rows have a `level` (pruning round); the rows of gate and cs arms have a `point` (their place in
+        the sweep, 1..K) instead, with `method`, `setting` (λ or s0) and what finding them cost
+        (`cost_model_iterations`, `cost_seconds`). lth.runs.tables.imp_rows / sweep_rows give either part.
         """
         rows = []
-        for level, blob in self._summaries():
+        for kind, index, blob in self._summaries():
             for row in blob["rows"]:
                 flat = {k: v for k, v in row.items() if k != "remaining_by_layer"}
                 flat.update({f"remaining:{n}": v for n, v in row["remaining_by_layer"].items()})
-                rows.append({"level": level, **flat})
+                rows.append({"level": index if kind == "level" else None,
+                             "point": index if kind == "point" else None, **flat})
         frame = pd.DataFrame(rows)
         if not frame.empty:
+            for col in ("level", "point"):  # NaN where a row has the other: floats then, whole numbers otherwise
+                frame[col] = frame[col].astype(float) if frame[col].isna().any() else frame[col]
             frame["percent_remaining"] = 100 * frame["remaining"]
         return frame
 
@@ -139,14 +156,11 @@ class Run:
                 continue
         return pd.DataFrame(rows)
 
-    def _concat(self, path_of, levels: list[int] | None) -> pd.DataFrame:
-        frames = [pd.read_parquet(path_of(folder, lv, t)) for folder, units in self._sources()
-                  for lv, t in sorted(units) if levels is None or lv in levels]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
     def curves(self, levels: list[int] | None = None) -> pd.DataFrame:
-        """Learning curves in long format (level, trial, arm, replicate, iteration, metrics...)."""
-        return self._concat(paths.unit_curves, levels)
+        """IMP's learning curves in long format (level, trial, arm, replicate, iteration, metrics...)."""
+        frames = [pd.read_parquet(paths.unit_curves(self.path, lv, t)) for lv, t in sorted(self.units)
+                  if levels is None or lv in levels]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def weight_hist(self, level: int) -> pd.DataFrame:
         return self._concat_imp(paths.unit_weight_hist, level)
@@ -158,16 +172,18 @@ class Run:
         frames = [pd.read_parquet(path_of(self.path, level, t)) for t in self._trials_at(level)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    def masks(self, level: int) -> dict[tuple, dict[str, np.ndarray]]:
-        """{(arm, trial, replicate): {layer: bool array}} of every arm at this level (sweeps: this point).
+    def masks(self, level: int | None = None, point: int | None = None) -> dict[tuple, dict[str, np.ndarray]]:
+        """{(arm, trial, replicate): {layer: bool array}} of IMP's arms at `level`, or of the sweeps' at `point`.
 
         The reinit control uses the ticket's mask and is not stored apart.
         """
-        out = {}
-        for folder, units in self._sources():
-            for lv, trial in sorted(units):
-                if lv == level:
-                    out.update(store.read_masks(paths.unit_masks(folder, level, trial)))
+        if (level is None) == (point is None):
+            raise ValueError("masks(): give a level or a sweep point")
+        wanted, out = level if point is None else point, {}
+        for folder, _, units in self._sources(imp=point is None, sweeps=point is not None):
+            for index, trial in sorted(units):
+                if index == wanted:
+                    out.update(store.read_masks(paths.unit_masks(folder, index, trial)))
         return out
 
     def prune_curve(self) -> pd.DataFrame:
@@ -176,106 +192,6 @@ class Run:
 
     def dense_weights(self) -> dict[str, np.ndarray]:
         return store.read_npz(paths.dense_weights(self.path))
-
-
-def level_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
-    """Per IMP level: % weights remaining, then the mean over trials and replicates of each arm's figures."""
-    s = run.summary()
-    if "method" in s:  # sweeps' levels are sweep points, not pruning rounds: see gate_table
-        s = s[s["method"].isna()]
-    if s.empty:
-        return pd.DataFrame()
-    ticket = s[s.arm == "ticket"].groupby("level")["percent_remaining"].mean().rename("% remaining")
-    cols = [ticket.round(2)]
-    for arm in sorted(s.arm.unique(), key=arms.order):
-        g = s[s.arm == arm].groupby("level")
-        cols.append(g["early_stop_iteration"].mean().round(0).rename(f"{arm} es-iter"))
-        cols.append((100 * g[metric].mean()).round(2).rename(f"{arm} acc %"))
-    return pd.concat(cols, axis=1).reset_index()
-
-
-MIXED = "mixed"  # cost_table's device of a chain that trained on more than one device type
-
-
-def sweep_trials(run: Run) -> list[int]:
-    """The trials gate and cs sweeps ran on: the ones cost_table compares IMP over."""
-    s = run.summary()
-    return sorted(s.trial[~s.arm.map(arms.is_imp_family)].unique().tolist()) if not s.empty else []
-
-
-def cost_note(run: Run) -> str:
-    """What a cost chart's subtitle says of its trials."""
-    trials = sweep_trials(run)
-    return f" · every arm on trial(s) {', '.join(map(str, trials))}, the sweeps'" if trials else ""
-
-
-def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
-    """Per arm and level (sweep point): % remaining, accuracy, and what finding and training that ticket cost.
-
-    Cost is model-iterations and wall seconds per trial, each model's share of its stack's time.
-    IMP's ticket at level L needs its whole chain, levels 0..L; one-shot needs level 0 and its own training;
-    gate and cs rows carry their own (mask learning plus retraining). Controls find nothing: left out.
-    Where gate or cs sweeps exist, IMP's rows are over the sweeps' own trials: the same θ0 and data order.
-    Seconds are left blank for a row whose units trained on more than one device: they do not add up.
-    """
-    s = run.summary()
-    if s.empty:
-        return pd.DataFrame()
-    trials = sweep_trials(run)
-    s = (s[s.trial.isin(trials)] if trials else s).assign(cost_device=None)
-    costs = run.costs()
-    if not costs.empty:
-        costs = costs.assign(per_model=costs.seconds / costs.models, device=costs.device.str.split().str[0])
-        costs = costs.sort_values(["trial", "level"])  # device: its type (cpu, cuda, mps), what sets the speed
-        crossed = costs.groupby("trial").device.transform(lambda d: (d != d.iloc[0]).cummax())
-        chain = costs.assign(chain_seconds=costs.groupby("trial").per_model.cumsum(),
-                             chain_device=costs.device.where(~crossed, MIXED)).set_index(["level", "trial"])
-        both = lambda a, b: a if a == b else MIXED  # noqa: E731
-        iterations = run.config.training.iterations
-        for arm, its, secs, device in (
-                ("ticket", lambda lv: (lv + 1) * iterations, lambda lv, t: chain.chain_seconds.get((lv, t)),
-                 lambda lv, t: chain.chain_device.get((lv, t))),
-                ("one_shot", lambda lv: 2 * iterations,
-                 lambda lv, t: chain.per_model.get((0, t), np.nan) + chain.per_model.get((lv, t), np.nan),
-                 lambda lv, t: both(chain.device.get((0, t)), chain.device.get((lv, t))))):
-            sel = s.arm == arm
-            s.loc[sel, "cost_model_iterations"] = [its(lv) for lv in s.level[sel]]
-            s.loc[sel, "cost_seconds"] = [secs(lv, t) for lv, t in zip(s.level[sel], s.trial[sel])]
-            s.loc[sel, "cost_device"] = [device(lv, t) for lv, t in zip(s.level[sel], s.trial[sel])]
-    if "cost_model_iterations" not in s:
-        return pd.DataFrame()
-    s = s[s.cost_model_iterations.notna()]
-    if "setting" not in s:
-        s["setting"] = ""
-    s["setting"] = s["setting"].fillna("")
-    g = s.groupby(["arm", "level", "setting"], sort=False)
-    out = g.agg(percent_remaining=("percent_remaining", "mean"), accuracy=(metric, "mean"),
-                model_iterations=("cost_model_iterations", "mean"), seconds=("cost_seconds", "mean"),
-                trials=("trial", "nunique"), devices=("cost_device", "unique")).reset_index()
-    out.loc[[len(d) > 1 or MIXED in d for d in out.devices], "seconds"] = np.nan
-    out = out.drop(columns="devices")
-    out["accuracy"] = 100 * out["accuracy"]
-    return out.sort_values(["arm", "percent_remaining"], ascending=[True, False], ignore_index=True)
-
-
-def gate_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
-    """Per gate / cs arm and sweep point: % remaining, accuracy, and IMP's ticket at the closest sparsity."""
-    costs = cost_table(run, metric)
-    if costs.empty:
-        return pd.DataFrame()
-    imp = costs[costs.arm == "ticket"]
-    out = costs[~costs.arm.map(arms.is_imp_family)].copy()
-    if out.empty or imp.empty:
-        return out
-    # closest on the log scale the charts use: ratios, not differences, of % remaining
-    ratio = np.abs(np.log(np.maximum(out.percent_remaining.to_numpy()[:, None], 1e-9) / imp.percent_remaining.to_numpy()))
-    nearest = imp.iloc[ratio.argmin(axis=1)]
-    out["imp_level"] = nearest.level.to_numpy()
-    out["imp_percent_remaining"] = nearest.percent_remaining.to_numpy()
-    out["imp_accuracy"] = nearest.accuracy.to_numpy()
-    out["imp_model_iterations"] = nearest.model_iterations.to_numpy()
-    out["imp_seconds"] = nearest.seconds.to_numpy()
-    return out.reset_index(drop=True)
 
 
 def resolve(ref: str | None, runs_dir: Path) -> Path:
@@ -300,3 +216,24 @@ def resolve(ref: str | None, runs_dir: Path) -> Path:
         what = "no run" if not hits else f"{len(hits)} runs"
         raise ConfigError(f"{what} in {runs_dir} match {ref!r}; give a run folder or a unique run-id prefix (see `lth ls`)")
     return hits[0]
+
+
+INDEX_COLUMNS = {"units_done": 0, "levels_done": 0, "trials": 0, "label": "", "state": "", "damaged": ""}
+
+
+def index(roots: dict[str, Path]) -> pd.DataFrame:
+    """The runs of several roots ({source name: folder}), a row each with its `source`; damaged folders included
+    (their `damaged` says why), every row with every column of INDEX_COLUMNS."""
+    frames = [table.assign(source=source) for source, root in roots.items() if not (table := store.index(root)).empty]
+    if not frames:
+        return pd.DataFrame(columns=["path", "run_id", "source", *INDEX_COLUMNS])
+    table = pd.concat(frames, ignore_index=True)
+    for col, empty in INDEX_COLUMNS.items():
+        table[col] = table[col].fillna(empty) if col in table else empty
+    return table
+
+
+def stamp(path: Path) -> float:
+    """Changes when the run or any of its sweeps (methods/<method>/) records progress or finishes a unit."""
+    folders = [Path(path), *(m.parent for m in paths.methods_root(Path(path)).glob("*/status.json"))]
+    return sum(store.mtime(paths.status_file(f)) + len(store.finished_units(f)) for f in folders)

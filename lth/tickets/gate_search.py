@@ -2,7 +2,7 @@
 
 For trial t, masks are learned from the IMP run's own trial-t θ0 and data
 order, every sweep point (λ or s0) one model of a single stack. What each arm
-reports, at sweep point p (stored as level p, p = 1..K):
+reports, at sweep point p (stored as points/point_PP, p = 1..K):
 
 - ``<gates>_strong``: θ0 frozen, only the gates learned; the binary mask
   (lth.gates.RULES) applied to θ0, evaluated at the end of mask learning.
@@ -152,7 +152,7 @@ class Search:
     # --- recording ------------------------------------------------------------------------
     def write_unit(self, p: int, trial: int, masks, search: TrainResult, retrained: TrainResult | None,
                    learn_seconds: float, retrain_seconds: float) -> None:
-        level, arms, md = p + 1, self.g.arms, self.mdir
+        point, arms, md = p + 1, self.g.arms, self.mdir
         mask = pruning.select(masks, [p])
         setting = f"s0={self.values[p]:g}" if self.g.method == "cs" else f"λ={self.values[p]:g}"
         common = {"method": self.g.method, "setting": setting}
@@ -160,24 +160,25 @@ class Search:
         if self.g.method != "cs":  # the strong ticket, at the end of mask learning
             member = [Member(trial, arms[0], 0)]
             last = np.array([len(search.iterations) - 1])
-            blobs.append(self.rows(level, member, mask, search.select([p]), learn_seconds, self.learn_iterations,
+            blobs.append(self.rows(point, member, mask, search.select([p]), learn_seconds, self.learn_iterations,
                                    common, report_at=last))
-            frames.append(records.curves_frame(level, member, search.select([p])))
+            frames.append(records.curves_frame(point, member, search.select([p]), "point"))
         if retrained is not None:
             member = [Member(trial, arms[-1], 0)]
-            blobs.append(self.rows(level, member, mask, retrained.select([p]), learn_seconds + retrain_seconds,
+            blobs.append(self.rows(point, member, mask, retrained.select([p]), learn_seconds + retrain_seconds,
                                    self.learn_iterations + self.retrain_iterations, common,
                                    search_test_acc=float(search.curves["test_acc"][p, -1])))
-            frames.append(records.curves_frame(level, member, retrained.select([p])))
+            frames.append(records.curves_frame(point, member, retrained.select([p]), "point"))
         summary = {**blobs[0], "rows": [r for b in blobs for r in b["rows"]], "models": len(blobs),
                    "model_iterations": self.learn_iterations + self.retrain_iterations,
                    "seconds": round((learn_seconds + retrain_seconds) / self.k, 2)}
         entries = records.mask_entries([Member(trial, arm, 0) for arm in arms], pruning.stack([mask] * len(arms)))
-        records.write_unit(md, level, trial, self.model, pd.concat(frames, ignore_index=True), entries, summary)
+        records.write_unit(md, point, trial, self.model, pd.concat(frames, ignore_index=True), entries, summary)
 
-    def rows(self, level, member, mask, result, seconds, iterations, common, report_at=None, **extra) -> dict:
+    def rows(self, point, member, mask, result, seconds, iterations, common, report_at=None, **extra) -> dict:
         """Summary rows of one arm at one sweep point, with what finding it cost (per model of the stack)."""
-        blob = records.summary(level, member, mask, result, self.model, seconds / self.k, iterations, report_at)
+        blob = records.summary(point, member, mask, result, self.model, seconds / self.k, iterations, report_at,
+                               "point")
         for row in blob["rows"]:
             row.update(common, cost_model_iterations=iterations, cost_seconds=round(seconds / self.k, 2), **extra)
         return blob

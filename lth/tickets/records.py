@@ -21,11 +21,11 @@ from ..engine.train import Cancelled, Diverged, Hooks, TrainResult, evaluate
 HIST_BINS = 50
 
 
-def curves_frame(level: int, members, result: TrainResult) -> pd.DataFrame:
-    """Long format: one row per model and evaluation point."""
+def curves_frame(level: int, members, result: TrainResult, kind: str = "level") -> pd.DataFrame:
+    """Long format: one row per model and evaluation point; `kind` names the first column (a sweep's: point)."""
     k, e = len(members), len(result.iterations)
     frame = pd.DataFrame({
-        "level": np.full(k * e, level, dtype=np.int16),
+        kind: np.full(k * e, level, dtype=np.int16),
         "trial": np.repeat([m.trial for m in members], e).astype(np.int16),
         "arm": np.repeat([m.arm for m in members], e),
         "replicate": np.repeat([m.replicate for m in members], e).astype(np.int16),
@@ -37,7 +37,7 @@ def curves_frame(level: int, members, result: TrainResult) -> pd.DataFrame:
 
 
 def summary(level: int, members, masks: pruning.Masks, result: TrainResult, model: Model, seconds: float,
-            iterations: int, report_at: np.ndarray | None = None) -> dict:
+            iterations: int, report_at: np.ndarray | None = None, kind: str = "level") -> dict:
     """One row per model, its figures at early stop (or at the evaluation index `report_at` gives)."""
     total, per_layer = pruning.remaining(masks)
     es = result.early_stop_index if report_at is None else report_at
@@ -55,7 +55,7 @@ def summary(level: int, members, masks: pruning.Masks, result: TrainResult, mode
             "test_acc_final": float(result.curves["test_acc"][i, -1]),
             "train_acc_final": float(result.train_acc[i]),
         })
-    return {"level": level, "trial": members[0].trial, "models": len(members),
+    return {kind: level, "trial": members[0].trial, "models": len(members),
             "model_iterations": len(members) * iterations,
             "seconds": round(seconds, 2), "layers": [layer.name for layer in model.layers], "rows": rows}
 

@@ -1,0 +1,148 @@
+"""Tables derived from a run's summary: per level, what each ticket cost, and IMP's level nearest a sparsity.
+
+Where a rule about levels lives: the mean % of weights remaining per level, and the nearest level to
+a sparsity (on the log scale every chart uses), exist here once; the CLI, the export and the pages ask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..core import arms
+from .results import Run
+
+
+def imp_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """IMP's rows (the ticket and its controls, by pruning level), `level` as a plain integer."""
+    if summary.empty:
+        return summary
+    rows = summary[summary.point.isna()] if "point" in summary else summary
+    return rows.assign(level=rows.level.astype(int))
+
+
+def sweep_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    """The gradient methods' rows (by sweep point), `point` as a plain integer."""
+    if summary.empty or "point" not in summary:
+        return summary.iloc[:0]
+    rows = summary[summary.point.notna()]
+    return rows.assign(point=rows.point.astype(int))
+
+
+def percent_by_level(summary: pd.DataFrame, arm: str = "ticket") -> pd.Series:
+    """Mean % of weights remaining of an arm at each of its levels (a sweep arm's: at each point)."""
+    rows = summary[summary.arm == arm]
+    if rows.empty:
+        return pd.Series(dtype=float)
+    key = "point" if rows.point.notna().all() else "level"
+    rows = sweep_rows(rows) if key == "point" else imp_rows(rows)
+    return rows.groupby(key)["percent_remaining"].mean()
+
+
+def nearest(percents: pd.Series, percent: float):
+    """The index of `percents` (% remaining by level) closest to `percent` on a log scale: ratios, not differences."""
+    if percents.empty:
+        return None
+    ratio = np.abs(np.log(np.maximum(percent, 1e-9) / np.maximum(percents.to_numpy(dtype=float), 1e-9)))
+    return percents.index[int(ratio.argmin())]
+
+
+def nearest_level(summary: pd.DataFrame, percent: float, arm: str = "ticket") -> int | None:
+    """The level of IMP's `arm` whose mean % remaining is closest to `percent` (log scale); None: no level yet."""
+    level = nearest(percent_by_level(imp_rows(summary), arm), percent)
+    return None if level is None else int(level)
+
+
+def level_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
+    """Per IMP level: % weights remaining, then the mean over trials and replicates of each arm's figures."""
+    s = imp_rows(run.summary())  # sweep points are not pruning rounds: see gate_table
+    if s.empty:
+        return pd.DataFrame()
+    ticket = percent_by_level(s).rename("% remaining")
+    cols = [ticket.round(2)]
+    for arm in sorted(s.arm.unique(), key=arms.order):
+        g = s[s.arm == arm].groupby("level")
+        cols.append(g["early_stop_iteration"].mean().round(0).rename(f"{arm} es-iter"))
+        cols.append((100 * g[metric].mean()).round(2).rename(f"{arm} acc %"))
+    return pd.concat(cols, axis=1).reset_index()
+
+
+MIXED = "mixed"  # cost_table's device of a chain that trained on more than one device type
+
+
+def sweep_trials(run: Run) -> list[int]:
+    """The trials gate and cs sweeps ran on: the ones cost_table compares IMP over."""
+    s = run.summary()
+    return sorted(s.trial[~s.arm.map(arms.is_imp_family)].unique().tolist()) if not s.empty else []
+
+
+def cost_note(run: Run) -> str:
+    """What a cost chart's subtitle says of its trials."""
+    trials = sweep_trials(run)
+    return f" · every arm on trial(s) {', '.join(map(str, trials))}, the sweeps'" if trials else ""
+
+
+def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
+    """Per arm and level (sweep point): % remaining, accuracy, and what finding and training that ticket cost.
+
+    Cost is model-iterations and wall seconds per trial, each model's share of its stack's time.
+    IMP's ticket at level L needs its whole chain, levels 0..L; one-shot needs level 0 and its own training;
+    gate and cs rows carry their own (mask learning plus retraining). Controls find nothing: left out.
+    Where gate or cs sweeps exist, IMP's rows are over the sweeps' own trials: the same θ0 and data order.
+    Seconds are left blank for a row whose units trained on more than one device: they do not add up.
+    """
+    s = run.summary()
+    if s.empty:
+        return pd.DataFrame()
+    trials = sweep_trials(run)
+    s = (s[s.trial.isin(trials)] if trials else s).assign(cost_device=None)
+    costs = run.costs()
+    if not costs.empty:
+        costs = costs.assign(per_model=costs.seconds / costs.models, device=costs.device.str.split().str[0])
+        costs = costs.sort_values(["trial", "level"])  # device: its type (cpu, cuda, mps), what sets the speed
+        crossed = costs.groupby("trial").device.transform(lambda d: (d != d.iloc[0]).cummax())
+        chain = costs.assign(chain_seconds=costs.groupby("trial").per_model.cumsum(),
+                             chain_device=costs.device.where(~crossed, MIXED)).set_index(["level", "trial"])
+        both = lambda a, b: a if a == b else MIXED  # noqa: E731
+        iterations = run.config.training.iterations
+        for arm, its, secs, device in (
+                ("ticket", lambda lv: (lv + 1) * iterations, lambda lv, t: chain.chain_seconds.get((lv, t)),
+                 lambda lv, t: chain.chain_device.get((lv, t))),
+                ("one_shot", lambda lv: 2 * iterations,
+                 lambda lv, t: chain.per_model.get((0, t), np.nan) + chain.per_model.get((lv, t), np.nan),
+                 lambda lv, t: both(chain.device.get((0, t)), chain.device.get((lv, t))))):
+            sel = s.arm == arm
+            s.loc[sel, "cost_model_iterations"] = [its(lv) for lv in s.level[sel]]
+            s.loc[sel, "cost_seconds"] = [secs(lv, t) for lv, t in zip(s.level[sel], s.trial[sel])]
+            s.loc[sel, "cost_device"] = [device(lv, t) for lv, t in zip(s.level[sel], s.trial[sel])]
+    if "cost_model_iterations" not in s:
+        return pd.DataFrame()
+    s = s[s.cost_model_iterations.notna()]
+    if "setting" not in s:
+        s["setting"] = ""
+    s["setting"] = s["setting"].fillna("")
+    g = s.groupby(["arm", "level", "point", "setting"], sort=False, dropna=False)  # a row has a level or a point
+    out = g.agg(percent_remaining=("percent_remaining", "mean"), accuracy=(metric, "mean"),
+                model_iterations=("cost_model_iterations", "mean"), seconds=("cost_seconds", "mean"),
+                trials=("trial", "nunique"), devices=("cost_device", "unique")).reset_index()
+    out.loc[[len(d) > 1 or MIXED in d for d in out.devices], "seconds"] = np.nan
+    out = out.drop(columns="devices")
+    out["accuracy"] = 100 * out["accuracy"]
+    return out.sort_values(["arm", "percent_remaining"], ascending=[True, False], ignore_index=True)
+
+
+def gate_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
+    """Per gate / cs arm and sweep point: % remaining, accuracy, and IMP's ticket at the closest sparsity."""
+    costs = cost_table(run, metric)
+    if costs.empty:
+        return pd.DataFrame()
+    imp = costs[costs.arm == "ticket"]
+    out = costs[~costs.arm.map(arms.is_imp_family)].copy()
+    if out.empty or imp.empty:
+        return out
+    by_level = imp.set_index("level").percent_remaining
+    nearest_rows = imp.set_index("level").loc[[nearest(by_level, pct) for pct in out.percent_remaining]].reset_index()
+    out = out.drop(columns="level").reset_index(drop=True).assign(point=lambda f: f.point.astype(int))
+    for col in ("level", "percent_remaining", "accuracy", "model_iterations", "seconds"):
+        out[f"imp_{col}"] = nearest_rows[col].to_numpy()
+    return out.assign(imp_level=out.imp_level.astype(int))

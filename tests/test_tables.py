@@ -1,0 +1,35 @@
+"""lth.runs.tables: the rules about levels that exist once (IMP's rows, % remaining per level, the nearest level)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lth.runs import tables
+
+
+def summary() -> pd.DataFrame:
+    nan = float("nan")
+    return pd.DataFrame({
+        "arm": ["ticket", "ticket", "ticket", "ticket", "reinit", "cs", "cs"],
+        "level": [0, 1, 2, 3, 3, nan, nan], "point": [nan, nan, nan, nan, nan, 1, 2], "trial": 0,
+        "percent_remaining": [100.0, 10.0, 2.0, 1.0, 1.0, 5.0, 4.0]})
+
+
+def test_imp_and_sweep_rows_split_by_level_and_point_as_whole_numbers():
+    imp, sweep = tables.imp_rows(summary()), tables.sweep_rows(summary())
+    assert imp.level.tolist() == [0, 1, 2, 3, 3] and imp.level.dtype.kind == "i"
+    assert sweep.point.tolist() == [1, 2] and set(sweep.arm) == {"cs"}
+
+
+def test_percent_by_level_is_the_mean_per_level_or_per_sweep_point():
+    assert tables.percent_by_level(summary()).to_dict() == {0: 100.0, 1: 10.0, 2: 2.0, 3: 1.0}
+    assert tables.percent_by_level(summary(), "cs").to_dict() == {1: 5.0, 2: 4.0}
+    assert tables.percent_by_level(summary(), "one_shot").empty
+
+
+def test_nearest_level_is_closest_on_the_log_scale_not_by_difference():
+    # 5% is 3 points from 2% and 5 from 10%, but 10% is the nearer on a log axis (x2 vs x2.5).
+    assert tables.nearest_level(summary(), 5.0) == 1
+    assert tables.nearest_level(summary(), 99.0) == 0
+    assert tables.nearest_level(summary(), 1.1) == 3
+    assert tables.nearest_level(summary(), 5.0, arm="one_shot") is None
