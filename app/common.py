@@ -163,6 +163,20 @@ def subtitle(run: results.Run) -> str:
     return figures.describe(run.config, run.tag)
 
 
+# --- the lab's background jobs and forms ---------------------------------------------
+@st.cache_resource
+def lab_jobs(kind: str) -> dict:
+    """The background jobs of one kind ("experiments", "sweeps") this server started: shared by every session,
+    so a job keeps showing its progress after a page switch."""
+    return {}
+
+
+def field_error(name: str, errors: dict) -> None:
+    """A form field's error under it, as the form's check found it."""
+    if name in errors:
+        st.error(errors[name], icon="⚠️")
+
+
 # --- charts with their downloads ----------------------------------------------------
 def show(chart: figures.Chart, key: str) -> None:
     st.plotly_chart(chart.figure, width="stretch", key=f"chart-{key}", theme=None)

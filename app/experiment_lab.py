@@ -1,6 +1,7 @@
 """The Pruning lab's own-experiment form and its progress: a `python -m lth run` subprocess (lth.jobs.start)
 per experiment, its progress read from the run's status file."""
 
+import common
 import streamlit as st
 
 from lth import jobs
@@ -10,16 +11,6 @@ from lth.core.config import FIELD_SECTION, PRESETS, ConfigError, flag, preset
 LIMITS = {"levels": (0, 12), "iterations": (50, 5000), "trials": (1, 3), "reinit": (0, 2), "random_prune": (0, 2)}
 LAB_SIZE = {"levels": 3, "iterations": 300}  # a lab run is short whatever the preset; the CLI runs one in full
 PRESET_FIELDS = ("rate_fc", "rate_conv", "rate_output", "trials", "reinit", "random_prune", "one_shot")
-
-
-@st.cache_resource
-def registry() -> dict:
-    return {}
-
-
-def field_error(name: str, errors: dict) -> None:
-    if name in errors:
-        st.error(errors[name], icon="⚠️")
 
 
 def load_preset() -> None:
@@ -48,27 +39,27 @@ def form() -> None:
         c1, c2, c3 = st.columns(3)
         with c1:
             levels = st.number_input("Pruning levels", step=1, key="lab_levels")
-            field_error("levels", errors)
+            common.field_error("levels", errors)
             iterations = st.number_input("Iterations per level", step=50, key="lab_iterations")
-            field_error("iterations", errors)
+            common.field_error("iterations", errors)
         with c2:
             rate_fc = st.number_input("Prune rate, fully-connected", step=0.05, format="%.2f", key="lab_rate_fc")
-            field_error("rate_fc", errors)
+            common.field_error("rate_fc", errors)
             rate_conv = st.number_input("Prune rate, conv", step=0.05, format="%.2f", key="lab_rate_conv")
-            field_error("rate_conv", errors)
+            common.field_error("rate_conv", errors)
             rate_output = st.number_input("Prune rate, output", step=0.05, format="%.2f", key="lab_rate_output")
-            field_error("rate_output", errors)
+            common.field_error("rate_output", errors)
         with c3:
             trials = st.number_input("Trials", step=1, key="lab_trials")
-            field_error("trials", errors)
+            common.field_error("trials", errors)
             reinit = st.number_input("Random-reinit controls per trial", step=1, key="lab_reinit")
-            field_error("reinit", errors)
+            common.field_error("reinit", errors)
             random_prune = st.number_input("Random-pruning controls per trial", step=1, key="lab_random_prune")
-            field_error("random_prune", errors)
+            common.field_error("random_prune", errors)
             one_shot = st.checkbox("One-shot pruning arm", key="lab_one_shot")
         data_dir = st.text_input("Data folder (MNIST/Fashion-MNIST .npz or torchvision files)", value=str(paths.data_dir()),
                                  key="lab_data_dir")
-        field_error("data_dir", errors)
+        common.field_error("data_dir", errors)
         submitted = st.form_submit_button("Start", type="primary")
 
     if submitted:
@@ -93,7 +84,7 @@ def form() -> None:
         st.session_state["lab_errors"] = errors
         if config is not None:
             job = jobs.start(config, name, paths.runs_dir(), paths.data_dir(data_dir))
-            registry()[config.run_id] = job
+            common.lab_jobs("experiments")[config.run_id] = job
             if job.process is None:
                 st.session_state["run"] = str(job.run_dir)
                 st.success("This exact experiment is already in the store: opened it in the run picker.")
@@ -102,7 +93,7 @@ def form() -> None:
 
 @st.fragment(run_every=1.0)
 def progress() -> None:
-    jobs_now = registry()
+    jobs_now = common.lab_jobs("experiments")
     if not jobs_now:
         return
     st.subheader("Your experiments")

@@ -6,6 +6,7 @@ method folder's status.json, and Cancel leaves a CANCEL file there, as for `lth 
 
 from __future__ import annotations
 
+import common
 import streamlit as st
 
 from lth import jobs
@@ -17,16 +18,6 @@ from lth.runs import results
 
 LIMITS = {"points": (1, 5), "gate_iterations": (50, 5000)}
 LAB_SWEEPS = {"gaussian": "1e-6,1e-5,1e-4", "hard_concrete": "1e-6,1e-5,1e-4", "cs": "0.05,0,-0.1"}
-
-
-@st.cache_resource
-def registry() -> dict:
-    return {}
-
-
-def _error(name: str, errors: dict) -> None:
-    if name in errors:
-        st.error(errors[name], icon="⚠️")
 
 
 def parse(run: results.Run, method: str, sweep: str, iterations: int, retrain: bool) -> tuple[GateConfig | None, dict]:
@@ -61,7 +52,7 @@ def form(run: results.Run) -> None:
                               "sparsification always retrains)", value=True, key="gate_retrain")
         data_dir = st.text_input("Data folder", value=str(paths.data_dir()), key="gate_data_dir")
         for name in ("sweep", "gate_iterations", "data_dir"):
-            _error(name, errors)
+            common.field_error(name, errors)
         submitted = st.form_submit_button("Start sweep", type="primary")
     if submitted:
         gcfg, errors = parse(run, method, sweep, int(iterations), bool(retrain))
@@ -71,13 +62,13 @@ def form(run: results.Run) -> None:
         st.session_state["gate_errors"] = errors
         if not errors:
             job = jobs.start_gates(run.path, gcfg, paths.data_dir(data_dir))
-            registry()[str(job.run_dir)] = job
+            common.lab_jobs("sweeps")[str(job.run_dir)] = job
         st.rerun()
 
 
 @st.fragment(run_every=1.0)
 def progress() -> None:
-    for mdir, job in list(registry().items()):
+    for mdir, job in list(common.lab_jobs("sweeps").items()):
         status = job.status()
         label = f"{METHOD_NAMES[job.config.method]} on run `{job.run_dir.parent.parent.name[:6]}`"
         if job.running:
