@@ -33,3 +33,23 @@ def test_nearest_level_is_closest_on_the_log_scale_not_by_difference():
     assert tables.nearest_level(summary(), 99.0) == 0
     assert tables.nearest_level(summary(), 1.1) == 3
     assert tables.nearest_level(summary(), 5.0, arm="one_shot") is None
+
+
+def test_at_gives_an_arms_mean_or_one_trials_figures_at_a_level_or_point():
+    s = pd.concat([summary(), summary().assign(trial=1, percent_remaining=lambda f: f.percent_remaining / 2)])
+    assert tables.at(s, "ticket", level=1).percent_remaining == 7.5
+    assert tables.at(s, "ticket", level=1, trial=1).percent_remaining == 5.0
+    assert tables.at(s, "cs", point=2).percent_remaining == 3.0
+
+
+def test_pruned_accuracy_interpolates_the_mean_measured_curve():
+    curve = pd.DataFrame({"remaining": [1.0, 0.5, 1.0, 0.5], "test_acc": [0.98, 0.90, 0.96, 0.80]})
+    assert tables.pruned_accuracy(curve, 100.0) == 97.0
+    assert tables.pruned_accuracy(curve, 75.0) == (97.0 + 85.0) / 2
+
+
+def test_movement_by_group_means_over_trials_with_whole_weight_counts():
+    stats = pd.DataFrame({"group": ["kept", "kept", "pruned"], "count": [10, 11, 5], "mean_abs_initial": [1.0, 3.0, 2.0],
+                          "mean_abs_final": 1.0, "mean_movement": 0.5, "median_movement": 0.4})
+    table = tables.movement_by_group(stats)
+    assert table.loc["kept", "count"] == 10 and table.loc["kept", "mean_abs_initial"] == 2.0  # 10.5 rounds to even

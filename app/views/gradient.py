@@ -66,7 +66,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
                        key="g_arm")
     rows = gate[gate.arm == arm]
     pct = tables.percent_by_level(rows, arm)
-    setting = rows.groupby("point")["setting"].first()
+    setting = tables.settings_by_point(rows, arm)
     if st.session_state.get("g_point") not in pct.index:  # picked for another arm
         st.session_state.pop("g_point", None)
     point = c2.select_slider("Sweep point", list(pct.index), key="g_point",
@@ -79,17 +79,17 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
     if mine is None or imp is None:
         st.info("The masks of this point (or of IMP's ticket at that trial) are not stored yet.")
         st.stop()
-    imp_row = data[(data.arm == "ticket") & (data.level == level) & (data.trial == trial)]  # the masks shown
+    imp_row = tables.at(data, "ticket", level=level, trial=trial)  # the masks shown
     name_gate, name_imp = f"{arms.label(arm)} at {setting[point]}", f"IMP ticket at level {level}"
     short = figures.describe(run.config, f"{run.tag} · trial {trial}", short=True)
     overlap = gate_figures.mask_overlap(mine, imp, (name_gate, name_imp), short, f"mask_overlap_{arm}_point{point}")
     m = st.columns(3)
-    acc = 100 * rows[(rows.point == point) & (rows.trial == trial)].test_acc_at_early_stop.mean()
+    acc = 100 * tables.at(rows, arm, point=point, trial=trial).test_acc_at_early_stop
     m[0].metric(f"Learned mask, {setting[point]}", f"{acc:.2f}%",
                 help=f"Test accuracy; {pct[point]:.2f}% of weights remaining. Strong tickets: at the end of mask "
                      "learning (never trained). Weak and continuous sparsification: at early stop after retraining.")
-    m[1].metric(f"IMP ticket, level {level} (closest sparsity)", f"{100 * imp_row.test_acc_at_early_stop.mean():.2f}%",
-                help=f"{imp_row.percent_remaining.mean():.2f}% of weights remaining; test accuracy at early stop.")
+    m[1].metric(f"IMP ticket, level {level} (closest sparsity)", f"{100 * imp_row.test_acc_at_early_stop:.2f}%",
+                help=f"{imp_row.percent_remaining:.2f}% of weights remaining; test accuracy at early stop.")
     m[2].metric("Masks agree (Jaccard, all layers)", f"{overlap.data.jaccard.iloc[-1]:.2f}",
                 help="Weights kept by both ÷ weights kept by either: 1 = the same mask, 0 = nothing shared.")
     common.show(overlap, "g-overlap")

@@ -5,7 +5,6 @@ import math
 import common
 import experiment_lab
 import gate_lab
-import numpy as np
 import streamlit as st
 
 from lth.report import figures
@@ -24,11 +23,8 @@ else:
     lowest = float(100 * curve.remaining.min())
     percent = st.slider("% of weights kept (largest magnitudes, each layer at the run's relative rates)",
                         min_value=math.ceil(lowest * 10) / 10, max_value=100.0, value=20.0, step=0.1, key="lab_pct")
-    mean = curve.groupby("remaining")["test_acc"].mean().sort_index()
-    no_retrain = 100 * float(np.interp(percent / 100, mean.index, mean.values))
-    level = tables.nearest_level(data, percent)
-    nearest = tables.imp_rows(data).query("arm == 'ticket' and level == @level")[
-        ["percent_remaining", "test_acc_at_early_stop"]].mean()
+    no_retrain = tables.pruned_accuracy(curve, percent)
+    nearest = tables.at(data, "ticket", level=tables.nearest_level(data, percent))
     c1, c2 = st.columns(2)
     c1.metric(f"Pruned to {percent:.1f}%, not retrained", f"{no_retrain:.2f}%")
     c2.metric(f"Winning ticket at {nearest.percent_remaining:.1f}%, retrained", f"{100 * nearest.test_acc_at_early_stop:.2f}%")

@@ -17,7 +17,7 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
     gate = not arms.is_imp_family(arm)
     pct = tables.percent_by_level(data, arm)
     levels = list(pct.index)
-    setting = tables.sweep_rows(data[data.arm == arm]).groupby("point")["setting"].first() if gate else {}
+    setting = tables.settings_by_point(data, arm) if gate else {}
     if st.session_state.get("m_level") not in levels:  # picked for another arm
         st.session_state.pop("m_level", None)
     level = c2.select_slider("Sweep point" if gate else "Level", levels, value=levels[-1], key="m_level",

@@ -4,6 +4,7 @@ import common
 import streamlit as st
 
 from lth.report import figures
+from lth.runs import tables
 
 st.title("Which weights survive?")
 st.markdown("At each level the ticket is trained, then its smallest weights are pruned. Compare the weights the "
@@ -30,8 +31,7 @@ if run is not None and run.levels:
         stats = run.weight_stats(level)
         stats = stats[stats.layer == layer] if trial == "all" else stats[(stats.layer == layer) & (stats.trial == trial)]
         st.subheader("In numbers" + (f", mean over {len(trials)} trials" if trial == "all" and len(trials) > 1 else ""))
-        table = stats.groupby("group")[list(STAT_COLUMNS)].mean().rename(columns=STAT_COLUMNS)
-        table[STAT_COLUMNS["count"]] = table[STAT_COLUMNS["count"]].round().astype(int)
+        table = tables.movement_by_group(stats).rename(columns=STAT_COLUMNS)
         st.dataframe(table.round(4), width="stretch")
         st.caption("Histograms share bins per trial; counts are normalised within each group so both shapes show "
                    "(the legend counts the weights of every trial shown). "

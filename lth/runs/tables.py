@@ -39,6 +39,39 @@ def percent_by_level(summary: pd.DataFrame, arm: str = "ticket") -> pd.Series:
     return rows.groupby(key)["percent_remaining"].mean()
 
 
+def settings_by_point(summary: pd.DataFrame, arm: str) -> pd.Series:
+    """A gradient method's arm: its setting (λ or s0) at each sweep point."""
+    return sweep_rows(summary[summary.arm == arm]).groupby("point")["setting"].first()
+
+
+def at(summary: pd.DataFrame, arm: str, level: int | None = None, point: int | None = None,
+       trial: int | None = None) -> pd.Series:
+    """An arm's figures at a level (or sweep point): the mean over trials and replicates, or one trial's."""
+    if point is None:
+        rows = imp_rows(summary)
+        rows = rows[rows.level == level]
+    else:
+        rows = sweep_rows(summary)
+        rows = rows[rows.point == point]
+    rows = rows[(rows.arm == arm) & (rows.trial == trial)] if trial is not None else rows[rows.arm == arm]
+    return rows.mean(numeric_only=True)
+
+
+def pruned_accuracy(prune_curve: pd.DataFrame, percent: float) -> float:
+    """Test accuracy (%) of the trained dense net pruned by magnitude to `percent`, not retrained: the mean over
+    trials of the measured curve (Run.prune_curve), interpolated between its measured sparsities."""
+    mean = prune_curve.groupby("remaining")["test_acc"].mean().sort_index()
+    return 100 * float(np.interp(percent / 100, mean.index, mean.values))
+
+
+def movement_by_group(stats: pd.DataFrame) -> pd.DataFrame:
+    """Weight movement (Run.weight_stats rows) of the weights the next level keeps vs prunes: means over the rows
+    given (trials, a layer), the weight count per trial rounded to whole weights."""
+    columns = ["count", "mean_abs_initial", "mean_abs_final", "mean_movement", "median_movement"]
+    table = stats.groupby("group")[columns].mean()
+    return table.assign(count=table["count"].round().astype(int))
+
+
 def nearest(percents: pd.Series, percent: float):
     """The index of `percents` (% remaining by level) closest to `percent` on a log scale: ratios, not differences."""
     if percents.empty:
