@@ -10,27 +10,41 @@ from lth.core.config import FIELD_SECTION, PRESETS, ConfigError, flag, preset
 
 LIMITS = {"levels": (0, 12), "iterations": (50, 5000), "trials": (1, 3), "reinit": (0, 2), "random_prune": (0, 2)}
 LAB_SIZE = {"levels": 3, "iterations": 300}  # a lab run is short whatever the preset; the CLI runs one in full
+LAB_PRESETS = ("lenet-mnist-live", "synthetic")
 PRESET_FIELDS = ("rate_fc", "rate_conv", "rate_output", "trials", "reinit", "random_prune", "one_shot")
 
 
+def lab_sized(name: str) -> bool:
+    """A preset made to run in the lab as it is (seconds to a minute here): its levels and iterations are kept."""
+    return name in LAB_PRESETS
+
+
 def load_preset() -> None:
-    """On a new preset the inputs show its own values (rates, trials, controls); levels and iterations stay."""
-    for field, value in form_start(st.session_state["lab_preset"]).items():
-        if field not in LAB_SIZE:
+    """On a new preset the inputs show its own values (rates, trials, controls); levels and iterations too for a
+    lab-sized preset, else they stay as they were."""
+    name = st.session_state["lab_preset"]
+    for field, value in form_start(name).items():
+        if field not in LAB_SIZE or lab_sized(name):
             st.session_state[f"lab_{field}"] = value
 
 
 def form_start(name: str) -> dict:
-    """The form's starting values: the preset's own, cut to a lab run's size."""
+    """The form's starting values: the preset's own, its levels and iterations cut to a lab run's size if larger."""
     base = preset(name)
     own = {field: getattr(getattr(base, FIELD_SECTION[field]), field) for field in PRESET_FIELDS}
-    return {**LAB_SIZE, **own}
+    size = {"levels": base.experiment.levels, "iterations": base.training.iterations} if lab_sized(name) else LAB_SIZE
+    return {**size, **own}
+
+
+def default_preset() -> str:
+    """The live demo on real MNIST when it is in the data folder, else the synthetic set (no data needed)."""
+    return "lenet-mnist-live" if (paths.data_dir() / "mnist.npz").exists() else "synthetic"
 
 
 def form() -> None:
     """The experiment form: a preset, its values, Start (checked against LIMITS)."""
     # Outside the form: a widget in a form reruns nothing until Start, so the rates could not follow the preset.
-    name = st.selectbox("Preset", list(PRESETS), index=list(PRESETS).index("synthetic"), key="lab_preset",
+    name = st.selectbox("Preset", list(PRESETS), index=list(PRESETS).index(default_preset()), key="lab_preset",
                         on_change=load_preset, help="the form starts from this preset's values")
     for field, value in form_start(name).items():  # first visit: the widgets take their values from here
         st.session_state.setdefault(f"lab_{field}", value)
@@ -74,7 +88,9 @@ def form() -> None:
         if not errors:
             try:
                 base = preset(name)
-                values["eval_every"] = min(base.training.eval_every, max(10, values["iterations"] // 10))
+                if values["iterations"] != base.training.iterations:  # about 10 evaluations, the test set at each
+                    values.update(eval_every=min(base.training.eval_every, max(10, values["iterations"] // 10)),
+                                  test_every=0)
                 # Only what differs from the preset: an input left alone keeps the preset's own value.
                 config = base.override(**{k: v for k, v in values.items()
                                           if v != getattr(getattr(base, FIELD_SECTION[k]), k)})

@@ -105,6 +105,8 @@ def build_parser() -> Parser:
     bench = sub.add_parser("bench", help="measure training speed: the usual way vs the engine (a benchmark, not a test)")
     bench.add_argument("--device", default="auto", choices=devices.CHOICES)
     bench.add_argument("--quick", action="store_true", help="fewer repetitions; under a minute")
+    bench.add_argument("--data-dir", type=Path, default=None,
+                       help="where mnist.npz is, for the live-demo timing (default $LTH_DATA_DIR or data/)")
     return parser
 
 
@@ -225,7 +227,7 @@ def cmd_migrate(args) -> int:
 def cmd_bench(args) -> int:
     from . import bench
 
-    bench.main(args.device, args.quick)
+    bench.main(args.device, args.quick, data_dir=paths.data_dir(args.data_dir))
     return 0
 
 

@@ -88,3 +88,20 @@ def test_switching_preset_again_replaces_the_rates_and_keeps_the_lab_size(starte
     at.selectbox(key="lab_preset").set_value("conv6-cifar10").run()
     assert rates_shown(at) == {"rate_fc": 0.2, "rate_conv": 0.15, "rate_output": 0.1}
     assert at.number_input(key="lab_levels").value == 5  # the user's, not conv6-cifar10's 20
+
+
+def test_the_live_preset_starts_as_it_is_and_is_the_default_where_mnist_is(started, tmp_path, monkeypatch):
+    at = open_lab()
+    assert at.selectbox(key="lab_preset").value == "synthetic"  # no MNIST in the data folder
+    at.selectbox(key="lab_preset").set_value("lenet-mnist-live").run()
+    assert (at.number_input(key="lab_levels").value, at.number_input(key="lab_iterations").value) == (10, 300)
+    at.get("form_submit_button")[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    ((cfg, _),) = started
+    assert cfg == config_mod.preset("lenet-mnist-live")  # the CLI's run id: the lab and `lth run` share it
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "mnist.npz").write_bytes(b"")
+    monkeypatch.setenv("LTH_DATA_DIR", str(tmp_path / "data"))
+    st.cache_resource.clear()
+    assert open_lab().selectbox(key="lab_preset").value == "lenet-mnist-live"

@@ -134,3 +134,21 @@ def test_batch_larger_than_the_training_set_is_refused(tiny_data):
     model, params, masks = _setup(tiny_data, k=1)
     with pytest.raises(ValueError, match="--batch-size"):
         train.train(model, params, masks, tiny_data, TrainingConfig(batch_size=241, iterations=2), order_keys=[0])
+
+
+def test_thinned_test_curves_keep_test_accuracy_at_early_stop_exact(tiny_data):
+    """Test every 40 iterations instead of every 10: the same weights at the best validation loss, tested once."""
+    model, params, masks = _setup(tiny_data, k=3)
+    every = TrainingConfig(lr=3e-3, batch_size=20, iterations=120, eval_every=10)
+    thin = TrainingConfig(lr=3e-3, batch_size=20, iterations=120, eval_every=10, test_every=40)
+    a = train.train(model, params, masks, tiny_data, every, order_keys=[0, 1, 2])
+    b = train.train(model, params, masks, tiny_data, thin, order_keys=[0, 1, 2])
+    assert (a.early_stop_index == b.early_stop_index).all() and (a.early_stop_index % 4 != 0).any()  # not all tested
+    for name in ("test_acc", "test_loss"):
+        assert np.array_equal(a.test_at_early_stop(name), b.test_at_early_stop(name))
+    np.testing.assert_array_equal(a.curves["val_loss"], b.curves["val_loss"])
+    tested = np.isin(b.iterations, [0, 40, 80, 120])
+    np.testing.assert_array_equal(a.curves["test_acc"][:, tested], b.curves["test_acc"][:, tested])
+    assert np.isnan(b.curves["test_acc"][:, ~tested]).all()
+    for n in a.final:
+        assert torch.equal(a.final[n], b.final[n])

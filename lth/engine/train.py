@@ -40,6 +40,8 @@ class TrainResult:
     final: Params  # (K, ...) trained weights
     snapshot: Params | None  # weights at the requested iteration (late rewinding)
     train_acc: np.ndarray  # (K,) accuracy on the whole training split at the end
+    at_early_stop: dict[str, np.ndarray] | None = None  # test_loss, test_acc (K,) of the best-validation weights,
+    # measured once when the test curves are thinned out (TrainingConfig.test_every); else read off the curves
 
     @classmethod
     def concat(cls, parts: list["TrainResult"]) -> "TrainResult":
@@ -47,20 +49,29 @@ class TrainResult:
         if len(parts) == 1:
             return parts[0]
         cat = lambda ps: {n: torch.cat([p[n] for p in ps]) for n in ps[0]}  # noqa: E731
-        return cls(parts[0].iterations, {n: np.concatenate([p.curves[n] for p in parts]) for n in parts[0].curves},
+        glue = lambda ds: {n: np.concatenate([d[n] for d in ds]) for n in ds[0]}  # noqa: E731
+        return cls(parts[0].iterations, glue([p.curves for p in parts]),
                    cat([p.final for p in parts]), cat([p.snapshot for p in parts]) if parts[0].snapshot else None,
-                   np.concatenate([p.train_acc for p in parts]))
+                   np.concatenate([p.train_acc for p in parts]),
+                   glue([p.at_early_stop for p in parts]) if parts[0].at_early_stop else None)
 
     def select(self, rows: list[int]) -> "TrainResult":
         """The result of some of the models, in the given order."""
         pick = lambda ps: {n: p[rows] for n, p in ps.items()}  # noqa: E731
         return TrainResult(self.iterations, {n: c[rows] for n, c in self.curves.items()}, pick(self.final),
-                           pick(self.snapshot) if self.snapshot else None, self.train_acc[rows])
+                           pick(self.snapshot) if self.snapshot else None, self.train_acc[rows],
+                           {n: v[rows] for n, v in self.at_early_stop.items()} if self.at_early_stop else None)
 
     @property
     def early_stop_index(self) -> np.ndarray:
         """Evaluation index of minimum validation loss, per model (first one on ties)."""
         return self.curves["val_loss"].argmin(axis=1)
+
+    def test_at_early_stop(self, name: str = "test_acc") -> np.ndarray:
+        """(K,) test accuracy (or loss) of each model's weights at its early-stop iteration."""
+        if self.at_early_stop is not None:
+            return self.at_early_stop[name]
+        return self.curves[name][np.arange(len(self.train_acc)), self.early_stop_index]
 
 
 def eval_chunk(model: Model, k: int, budget_floats: int = 64 * 2**20) -> int:
@@ -147,25 +158,32 @@ class Hooks:
 
 def loop(model: Model, data: Dataset, k: int, iterations: int, every: int, step: Callable[[int], torch.Tensor],
          evaluated: Callable[[], Params], hooks: Hooks = Hooks(), snapshot: Callable[[int], None] | None = None,
-         extra: dict[str, Callable[[], np.ndarray]] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+         extra: dict[str, Callable[[], np.ndarray]] | None = None, test_every: int = 0):
     """The one training loop: step(i) for i < iterations, each returning the K models' (K,) training losses.
 
     Every `every` iterations and at the end it evaluates the parameters `evaluated()` gives on the validation
-    and test sets (and records each `extra` series, e.g. the fraction of weights a learned mask keeps);
-    `snapshot(i)`, if given, is called before everything else at each iteration (late rewinding keeps θk).
-    Returns the evaluation points and the curves, each (K, points).
+    set, and on the test set at every `test_every` iterations (0: at each evaluation) and at the end; a test
+    point skipped is NaN in the curves. It records each `extra` series too (e.g. the fraction of weights a
+    learned mask keeps). `snapshot(i)`, if given, is called before everything else at each iteration (late
+    rewinding keeps θk). Returns the evaluation points, the curves, each (K, points), and, when test points
+    are skipped, the test loss and accuracy of each model's best-validation weights (else None).
     """
     points = eval_schedule(iterations, every)
     curves = empty_curves(k, len(points))
     curves.update({name: np.zeros((k, len(points)), dtype=np.float32) for name in extra or {}})
     running = torch.zeros(k, device=data.x_train.device)
     since_eval, e = 0, 0
+    best = BestWeights() if test_every else None
     for it in range(iterations + 1):
         if snapshot:
             snapshot(it)
         if it == points[e]:
             train_loss = running / since_eval if since_eval else torch.full_like(running, float("nan"))
-            record_eval(model, evaluated(), data, curves, e, train_loss, it)
+            params = evaluated()
+            record_eval(model, params, data, curves, e, train_loss, it,
+                        test=not test_every or it % test_every == 0 or it == iterations)
+            if best:
+                best.update(params, curves["val_loss"][:, e])
             for name, series in (extra or {}).items():
                 curves[name][:, e] = series()
             running.zero_()
@@ -178,14 +196,48 @@ def loop(model: Model, data: Dataset, k: int, iterations: int, every: int, step:
             break
         running += step(it)
         since_eval += 1
-    return np.array(points), curves
+    return np.array(points), curves, best.test(model, data, curves) if best else None
+
+
+class BestWeights:
+    """Each model's weights at its lowest validation loss so far (the first on ties, as early_stop_index)."""
+
+    def __init__(self):
+        self.val_loss, self.params, self.index, self.e = None, None, None, 0
+
+    def update(self, params: Params, val_loss: np.ndarray) -> None:
+        if self.params is None:
+            self.val_loss, self.params = val_loss.copy(), {n: p.clone() for n, p in params.items()}
+            self.index = np.zeros(len(val_loss), dtype=int)
+        better = val_loss < self.val_loss
+        if better.any():
+            rows = torch.from_numpy(np.flatnonzero(better)).to(next(iter(params.values())).device)
+            for n, p in params.items():
+                self.params[n][rows] = p[rows]
+            self.val_loss[better], self.index[better] = val_loss[better], self.e
+        self.e += 1
+
+    def test(self, model: Model, data: Dataset, curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Test loss and accuracy of the kept weights: read off the curves where that point was tested (the
+        same weights, evaluated the same way), evaluated once for the rest."""
+        rows = np.arange(len(self.index))
+        out = {name: curves[name][rows, self.index].copy() for name in ("test_loss", "test_acc")}
+        if np.isnan(out["test_acc"]).any():
+            loss, acc = evaluate(model, self.params, data.x_test, data.y_test)
+            untested = np.isnan(out["test_acc"])
+            out["test_loss"][untested] = loss.cpu().numpy()[untested]
+            out["test_acc"][untested] = acc.cpu().numpy()[untested]
+        return out
 
 
 def finish(model: Model, data: Dataset, points: np.ndarray, curves: dict[str, np.ndarray], final: Params,
-           evaluated: Params, snapshot: Params | None = None) -> TrainResult:
-    """A loop's result: its curves, the final weights and the accuracy of `evaluated` on the whole training split."""
-    _, train_acc = evaluate(model, evaluated, data.x_train, data.y_train)
-    return TrainResult(points, curves, final, snapshot, train_acc.cpu().numpy())
+           evaluated: Params, snapshot: Params | None = None, at_early_stop: dict | None = None,
+           train_examples: int = 0) -> TrainResult:
+    """A loop's result: its curves, the final weights and the accuracy of `evaluated` on the training split
+    (its first `train_examples`; 0: all of it)."""
+    n = train_examples or len(data.x_train)
+    _, train_acc = evaluate(model, evaluated, data.x_train[:n], data.y_train[:n])
+    return TrainResult(points, curves, final, snapshot, train_acc.cpu().numpy(), at_early_stop)
 
 
 def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: TrainingConfig, order_keys: list,
@@ -198,10 +250,10 @@ def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: Traini
         if it == snapshot_at:
             kept["snapshot"] = {n: p.clone() for n, p in stack.params().items()}
 
-    points, curves = loop(model, data, stack.k, cfg.iterations, cfg.eval_every, stack.step, stack.params, hooks,
-                          keep if snapshot_at is not None else None)
+    points, curves, at_best = loop(model, data, stack.k, cfg.iterations, cfg.eval_every, stack.step, stack.params,
+                                   hooks, keep if snapshot_at is not None else None, test_every=cfg.test_every)
     final = stack.params()
-    return finish(model, data, points, curves, final, final, kept.get("snapshot"))
+    return finish(model, data, points, curves, final, final, kept.get("snapshot"), at_best, cfg.train_eval_examples)
 
 
 def eval_schedule(iterations: int, every: int) -> list[int]:
@@ -214,10 +266,11 @@ def empty_curves(k: int, points: int) -> dict[str, np.ndarray]:
             for name in ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc")}
 
 
-def record_eval(model, params, data, curves, e, train_loss, iteration):
+def record_eval(model, params, data, curves, e, train_loss, iteration, test: bool = True):
     with torch.no_grad():
         val_loss, val_acc = evaluate(model, params, data.x_val, data.y_val)
-        test_loss, test_acc = evaluate(model, params, data.x_test, data.y_test)
+        test_loss, test_acc = (evaluate(model, params, data.x_test, data.y_test) if test
+                               else (torch.full_like(val_loss, float("nan")),) * 2)
     values = {"train_loss": train_loss, "val_loss": val_loss, "val_acc": val_acc,
               "test_loss": test_loss, "test_acc": test_acc}
     for name, v in values.items():

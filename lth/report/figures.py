@@ -173,6 +173,7 @@ def learning_curves(curves: pd.DataFrame, summary: pd.DataFrame, levels: list[in
     """Metric vs training iteration, mean over trials, one line per level (and arm); early stop marked."""
     label, scale = CURVE_METRICS[metric]
     sel = curves[curves.level.isin(levels) & curves.arm.isin(shown)]
+    sel = sel[sel[metric].notna()]  # test points a run skipped (TrainingConfig.test_every) are NaN
     data = (sel.groupby(["level", "arm", "iteration"])[metric].agg(["mean", "min", "max"]).reset_index())
     for col in ("mean", "min", "max"):
         data[col] = data[col] * scale

@@ -128,7 +128,7 @@ def learn_gates(model, theta0, lambdas, data, g: GateConfig, streams: Streams):
         optimizer.step()
         return ce.detach()
 
-    points, curves = loop(model, data, k, g.gate_iterations, g.gate_eval_every, step,
+    points, curves, _ = loop(model, data, k, g.gate_iterations, g.gate_eval_every, step,
                           lambda: pruning.apply(theta0, binary()), streams.hooks, extra={"remaining": _remaining(binary)})
     masks = binary()
     return masks, finish(model, data, points, curves, theta0, pruning.apply(theta0, masks)), theta0
@@ -174,7 +174,7 @@ def learn_cs(model, theta0, s0s, data, g: GateConfig, streams: Streams):
                     weights[n].copy_(state["rewind"][n])
         return ce.detach()
 
-    points, curves = loop(model, data, k, T * g.rounds, g.gate_eval_every, step,
+    points, curves, _ = loop(model, data, k, T * g.rounds, g.gate_eval_every, step,
                           lambda: pruning.apply(detached(), binary()), streams.hooks,
                           extra={"remaining": _remaining(binary)})
     final, masks = detached(), binary()

@@ -51,7 +51,8 @@ def summary(level: int, members, masks: pruning.Masks, result: TrainResult, mode
             "early_stop_iteration": int(result.iterations[j]),
             "val_loss_at_early_stop": float(result.curves["val_loss"][i, j]),
             "val_acc_at_early_stop": float(result.curves["val_acc"][i, j]),
-            "test_acc_at_early_stop": float(result.curves["test_acc"][i, j]),
+            "test_acc_at_early_stop": float(result.test_at_early_stop()[i] if report_at is None
+                                            else result.curves["test_acc"][i, j]),
             "test_acc_final": float(result.curves["test_acc"][i, -1]),
             "train_acc_final": float(result.train_acc[i]),
         })
