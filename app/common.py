@@ -15,6 +15,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run app/...` from anywhere
 
+from lth import jobs  # noqa: E402
 from lth.core import paths  # noqa: E402
 from lth.core.config import ConfigError  # noqa: E402
 from lth.report import export, figures  # noqa: E402
@@ -165,10 +166,21 @@ def subtitle(run: results.Run) -> str:
 
 # --- the lab's background jobs and forms ---------------------------------------------
 @st.cache_resource
-def lab_jobs(kind: str) -> dict:
-    """The background jobs of one kind ("experiments", "sweeps") this server started: shared by every session,
-    so a job keeps showing its progress after a page switch."""
+def lab_sweeps() -> dict:
+    """The gate sweeps the lab started on this server: shared by every session, so a sweep keeps showing its
+    progress after a page switch."""
     return {}
+
+
+@st.cache_resource
+def lab() -> jobs.Lab:
+    """The lab's own experiments, queued and shared by every session of this server."""
+    try:
+        return jobs.Lab(jobs.lab_limit())
+    except ConfigError as err:  # a bad $LTH_LAB_MAX_EXPERIMENTS: one at a time, and the page says why
+        lab = jobs.Lab(1)
+        lab.problem = str(err)
+        return lab
 
 
 def field_error(name: str, errors: dict) -> None:

@@ -4,12 +4,17 @@ per experiment, its progress read from the run's status file."""
 import common
 import streamlit as st
 
-from lth import jobs
 from lth.core import paths
 from lth.core.config import FIELD_SECTION, PRESETS, ConfigError, flag, preset
 
 LIMITS = {"levels": (0, 12), "iterations": (50, 5000), "trials": (1, 3), "reinit": (0, 2), "random_prune": (0, 2)}
 LAB_SIZE = {"levels": 3, "iterations": 300}  # a lab run is short whatever the preset; the CLI runs one in full
+NOTES = {  # what Start did, shown once above the form
+    "started": "Started: its progress is below.",
+    "queued": "Queued: at most {limit} lab experiment(s) train at once on this server; it starts when a slot frees.",
+    "joined": "This exact experiment is already running or waiting on this server: its progress is below.",
+    "done": "This exact experiment is already in the store: opened it in the run picker.",
+}
 LAB_PRESETS = ("lenet-mnist-live", "synthetic")
 PRESET_FIELDS = ("rate_fc", "rate_conv", "rate_output", "trials", "reinit", "random_prune", "one_shot")
 
@@ -48,6 +53,10 @@ def form() -> None:
                         on_change=load_preset, help="the form starts from this preset's values")
     for field, value in form_start(name).items():  # first visit: the widgets take their values from here
         st.session_state.setdefault(f"lab_{field}", value)
+    if note := st.session_state.pop("lab_note", ""):
+        st.info(note)
+    if common.lab().problem:
+        st.warning(common.lab().problem + "; one lab experiment at a time meanwhile")
     errors = st.session_state.get("lab_errors", {})
     with st.form("lab_form"):
         c1, c2, c3 = st.columns(3)
@@ -99,21 +108,28 @@ def form() -> None:
                 errors[field if field in values else "levels"] = str(err)
         st.session_state["lab_errors"] = errors
         if config is not None:
-            job = jobs.start(config, name, paths.runs_dir(), paths.data_dir(data_dir))
-            common.lab_jobs("experiments")[config.run_id] = job
-            if job.process is None:
-                st.session_state["run"] = str(job.run_dir)
-                st.success("This exact experiment is already in the store: opened it in the run picker.")
+            lab = common.lab()
+            outcome = lab.submit(config, name, paths.runs_dir(), paths.data_dir(data_dir))
+            if outcome == "done":
+                st.session_state["run"] = str(lab.jobs[config.run_id].run_dir)
+            st.session_state["lab_note"] = NOTES[outcome].format(limit=lab.limit)
         st.rerun()
 
 
 @st.fragment(run_every=1.0)
 def progress() -> None:
-    jobs_now = common.lab_jobs("experiments")
-    if not jobs_now:
+    lab = common.lab()
+    lab.pump()  # a finished experiment frees its slot: the next waiting one starts
+    if not lab.jobs and not lab.waiting:
         return
-    st.subheader("Your experiments")
-    for run_id, job in list(jobs_now.items()):
+    st.subheader("Experiments on this server")
+    for w in list(lab.waiting):
+        place = lab.place(w.config.run_id)
+        if place is not None:
+            st.info(f"`{w.config.run_id[:6]}` · {w.config.model.model} on {w.config.data.dataset} · waiting, place "
+                    f"{place} in the queue (at most {lab.limit} lab experiment(s) train at once here)",
+                    icon=":material/hourglass_top:")
+    for run_id, job in list(lab.jobs.items()):
         status, label = job.status(), f"`{run_id[:6]}` · {job.config.model.model} on {job.config.data.dataset}"
         if job.running:
             eta = status.get("eta_seconds")

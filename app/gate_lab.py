@@ -62,13 +62,13 @@ def form(run: results.Run) -> None:
         st.session_state["gate_errors"] = errors
         if not errors:
             job = jobs.start_gates(run.path, gcfg, paths.data_dir(data_dir))
-            common.lab_jobs("sweeps")[str(job.run_dir)] = job
+            common.lab_sweeps()[str(job.run_dir)] = job
         st.rerun()
 
 
 @st.fragment(run_every=1.0)
 def progress() -> None:
-    for mdir, job in list(common.lab_jobs("sweeps").items()):
+    for mdir, job in list(common.lab_sweeps().items()):
         status = job.status()
         label = f"{METHOD_NAMES[job.config.method]} on run `{job.run_dir.parent.parent.name[:6]}`"
         if job.running:
