@@ -7,6 +7,7 @@ a file-friendly name. Titles and axes are in words a student reads at once.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,8 @@ def describe(config: Config, note: str = "", short: bool = False) -> str:
              else f"{conv}fc {p.rate_fc:.0%} / output {p.rate_output:.0%}")
     rewind = "rewind to init" if p.rewind_iteration == 0 else f"rewind to iteration {p.rewind_iteration}"
     trials = f"{e.trials} trial" + ("s" if e.trials > 1 else "")
-    label = f"<b>{e.label}</b><br>" if e.label else ""
+    # a long label wraps rather than running off the chart's edge (half-width charts wrap sooner)
+    label = f"<b>{'<br>'.join(textwrap.wrap(e.label, 55 if short else 95))}</b><br>" if e.label else ""
     # short subtitles are for half-width charts: a line break where a narrow chart would cut the line off
     what = f"{model} on {DATASET_NAMES[config.data.dataset]}" + ("<br>" if short else " · ") + f"{t.iterations:,} iterations a level · {trials}"
     how = f"Adam {t.lr:g}, batch {t.batch_size} · prune {rates} per level, {rewind}"
