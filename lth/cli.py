@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import cli_tools as tools
 from .core import devices, paths
 from .core.config import PRESETS, SECTIONS, Config, ConfigError, flag, preset
 from .core.gate_config import GateConfig
@@ -99,14 +100,7 @@ def build_parser() -> Parser:
     _add_location_flags(gates)
     _add_dataclass_flags(gates.add_argument_group("sweep (default: ../shared/PAPER.md's values)"), GateConfig)
 
-    migrate = sub.add_parser("migrate", help="bring runs written by earlier versions to today's layout (numbers unchanged)")
-    migrate.add_argument("folders", nargs="+", type=Path, help="run folders, or folders holding runs")
-
-    bench = sub.add_parser("bench", help="measure training speed: the usual way vs the engine (a benchmark, not a test)")
-    bench.add_argument("--device", default="auto", choices=devices.CHOICES)
-    bench.add_argument("--quick", action="store_true", help="fewer repetitions; under a minute")
-    bench.add_argument("--data-dir", type=Path, default=None,
-                       help="where mnist.npz is, for the live-demo timing (default $LTH_DATA_DIR or data/)")
+    tools.add_commands(sub)
     return parser
 
 
@@ -210,27 +204,6 @@ def cmd_gates(args) -> int:
     return 0
 
 
-def cmd_migrate(args) -> int:
-    from .runs import migrate
-
-    for folder in args.folders:
-        if not folder.is_dir():
-            raise ConfigError(f"{folder} is not allowed: a run folder or a folder holding runs")
-        done = migrate.migrate(folder)
-        for mdir, units in done:
-            print(f"{mdir}: {units} sweep unit(s) moved to points/")
-        if not done:
-            print(f"{folder}: nothing to migrate")
-    return 0
-
-
-def cmd_bench(args) -> int:
-    from . import bench
-
-    bench.main(args.device, args.quick, data_dir=paths.data_dir(args.data_dir))
-    return 0
-
-
 # Folder flags: (flag, environment variable that stands in for it, how the command resolves it).
 FOLDER_FLAGS = {
     "runs_dir": ("--runs-dir", "LTH_RUNS_DIR", paths.runs_dir),
@@ -269,7 +242,8 @@ def _config_field_names() -> list[str]:
     return [f.name for cls in SECTIONS.values() for f in fields(cls)]
 
 
-HANDLERS = {"run": cmd_run, "gates": cmd_gates, "ls": cmd_ls, "show": cmd_show, "bench": cmd_bench, "migrate": cmd_migrate, "export": cmd_export, "check-paper": cmd_check_paper}
+HANDLERS = {"run": cmd_run, "gates": cmd_gates, "ls": cmd_ls, "show": cmd_show, "export": cmd_export,
+            "check-paper": cmd_check_paper, **tools.HANDLERS}
 
 
 def main(argv: list[str] | None = None) -> int:
