@@ -66,7 +66,7 @@ async def visit(browser, url: str) -> list[float]:
     times = []
     for stem in PAGES:
         start = time.perf_counter()
-        await page.goto(f"{url}/{stem}")
+        await page.goto(f"{url}/{stem}", wait_until="commit", timeout=300_000)
         await page.locator(CHART).first.wait_for(state="visible", timeout=300_000)
         times.append(time.perf_counter() - start)
     await context.close()
