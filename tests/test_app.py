@@ -324,7 +324,7 @@ def test_lab_refuses_bad_values_and_starts_nothing(app, yours, key, value, named
     assert len(errors) == 1 and named in errors[0], errors
     assert store_mod.find_runs(yours) == []
     assert not (yours / ".logs").exists()  # where a started job writes its log
-    assert "Your experiments" not in texts(at.subheader)
+    assert "Experiments on this server" not in texts(at.subheader)
 
 
 # --- gradient-found tickets (gate sweeps as further arms) ------------------------------------

@@ -247,7 +247,7 @@ def test_lab_experiment_runs_while_clicking_around(server, page):
     page.get_by_label("Pruning levels").fill("1")
     page.get_by_label("Iterations per level").fill("100")
     page.get_by_role("button", name="Start", exact=True).click()
-    page.get_by_text("Your experiments").wait_for()
+    page.get_by_text("Experiments on this server").wait_for()
     for stem in ("accuracy", "masks", "lab"):
         go_by_nav(page, stem)
         assert_no_exception(page)
