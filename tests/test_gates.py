@@ -113,6 +113,9 @@ def test_every_method_runs_end_to_end_into_the_store(gated_run):
     strong = s[s.arm == "gaussian_strong"]
     assert (strong.early_stop_iteration == GATE_SWEEPS[0].gate_iterations).all()  # reported at the end
     assert set(run.methods().state) == {"done"}
+    for mdir in run.method_dirs():  # every unit names the device that wrote it, as IMP's do
+        for point, trial in store.finished_units(mdir):
+            assert store.read_json(paths.unit_summary(mdir, point, trial))["execution"]["device"].startswith("cpu")
 
 
 def test_masks_are_binary_with_the_density_the_summary_claims(gated_run):

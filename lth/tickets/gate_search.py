@@ -171,7 +171,9 @@ class Search:
             frames.append(records.curves_frame(point, member, retrained.select([p]), "point"))
         summary = {**blobs[0], "rows": [r for b in blobs for r in b["rows"]], "models": len(blobs),
                    "model_iterations": self.learn_iterations + self.retrain_iterations,
-                   "seconds": round((learn_seconds + retrain_seconds) / self.k, 2)}
+                   "seconds": round((learn_seconds + retrain_seconds) / self.k, 2),
+                   # where the unit was written (its masks may have been learned before a resume, elsewhere)
+                   "execution": {"device": devices.describe(self.device), "stack": self.k, "trials_together": 1}}
         entries = records.mask_entries([Member(trial, arm, 0) for arm in arms], pruning.stack([mask] * len(arms)))
         records.write_unit(md, point, trial, self.model, pd.concat(frames, ignore_index=True), entries, summary)
 
