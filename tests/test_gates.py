@@ -88,7 +88,7 @@ def test_strong_mode_leaves_the_frozen_weights_unchanged(tiny_data):
     theta0 = model.init([torch.Generator().manual_seed(0)] * 2)
     before = {n: p.clone() for n, p in theta0.items()}
     g = GateConfig(method="gaussian", sweep="1e-4,1e-2", gate_iterations=40, gate_eval_every=20, gate_lr=0.05)
-    streams = gate_search.Streams(gate_search.BatchOrder([(0, 0)] * 2, len(tiny_data.x_train), 20, "cpu"),
+    streams = gate_search.Draws(gate_search.BatchOrder([(0, 0)] * 2, len(tiny_data.x_train), 20, "cpu"),
                                   torch.Generator().manual_seed(1), torch.Generator().manual_seed(2), 1e-3)
     masks, result, start = gate_search.learn_gates(model, theta0, g.values, tiny_data, g, streams)
     for n in before:

@@ -29,12 +29,12 @@ import torch
 from ..core import devices, paths, store
 from ..core.config import Config, ConfigError
 from ..core.gate_config import GateConfig
-from ..core.seeds import Streams as SeedStreams
+from ..core.seeds import Streams
 from ..engine import data as data_mod
 from ..engine import models, pruning
 from ..engine.train import BatchOrder, TrainResult, train
 from . import records
-from .gates import Streams, learn_cs, learn_gates
+from .gates import Draws, learn_cs, learn_gates
 from .lottery import RunOptions
 from .masks import Member
 
@@ -85,7 +85,7 @@ class Search:
     def __init__(self, config: Config, gcfg: GateConfig, mdir: Path, dataset, device, show_progress=True):
         self.config, self.g, self.mdir, self.data, self.device = config, gcfg, mdir, dataset, device
         self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
-        self.streams = SeedStreams(config.experiment.seed)
+        self.streams = Streams(config.experiment.seed)
         self.values = gcfg.values
         self.k = len(self.values)
         rounds = gcfg.rounds if gcfg.method == "cs" else 1
@@ -128,7 +128,7 @@ class Search:
         self.progress.start_level(0, self.k)
         order = BatchOrder([self.streams.order_key(trial)] * self.k, len(self.data.x_train),
                            self.config.training.batch_size, self.device)
-        streams = Streams(order, self.streams.gate_noise(trial, self.g.method, self.device),
+        streams = Draws(order, self.streams.gate_noise(trial, self.g.method, self.device),
                           self.streams.gate_init(trial), self.config.training.lr, self.progress.hooks)
         learn = learn_cs if self.g.method == "cs" else learn_gates
         masks, result, theta = learn(self.model, self.theta0(trial), self.values, self.data, self.g, streams)

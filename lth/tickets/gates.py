@@ -88,7 +88,7 @@ def cs_mask(s: torch.Tensor, beta: float) -> torch.Tensor:
 
 # --- learning masks, K sweep points as one stack ---------------------------------------
 @dataclass
-class Streams:
+class Draws:
     """What mask learning draws on besides the model: batches, gate noise and init, the lr of trained weights."""
     order: BatchOrder
     noise: torch.Generator
@@ -107,7 +107,7 @@ def _remaining(masks: Callable[[], pruning.Masks]) -> Callable[[], np.ndarray]:
     return lambda: pruning.remaining(masks())[0].cpu().numpy()
 
 
-def learn_gates(model, theta0, lambdas, data, g: GateConfig, streams: Streams):
+def learn_gates(model, theta0, lambdas, data, g: GateConfig, streams: Draws):
     """Strong-ticket mask learning: θ0 frozen, one gate per weight, loss = CE + λ·Σ P(open).
 
     Curves are of the binary-mask network (the strong ticket) as the gates learn.
@@ -134,7 +134,7 @@ def learn_gates(model, theta0, lambdas, data, g: GateConfig, streams: Streams):
     return masks, finish(model, data, points, curves, theta0, pruning.apply(theta0, masks)), theta0
 
 
-def learn_cs(model, theta0, s0s, data, g: GateConfig, streams: Streams):
+def learn_cs(model, theta0, s0s, data, g: GateConfig, streams: Draws):
     """Continuous sparsification: weights and s learn together under mask sigmoid(β·s), round after round.
 
     Between rounds β resets to 1, s <- min(s, s0) and the weights rewind to θk (k = cs_rewind_iteration).
