@@ -29,6 +29,12 @@ GATE_ARMS_HELP = (
     "early weights θk.\n\nTheir points are the values of a penalty sweep (λ or s0; hover a point), not pruning "
     "levels, so they start at their own sparsity rather than at the dense network. "
     "**Gradient-found tickets** compares them with IMP's masks and costs.")
+INIT_ARMS_HELP = (
+    "- **SNIP, GraSP, SynFlow (pruned at init)**: the initial weights θ₀ scored once, before any training, and "
+    "pruned straight to the ticket's weight count at that level, then trained like the ticket.\n"
+    "- **…, mask shuffled per layer** (dashed) and **…, weights re-drawn** (dotted): the sanity checks. If they "
+    "lose nothing, the method chose only *how many* weights each layer keeps, not *which*. IMP's own checks are "
+    "random pruning (its mask shuffled per layer) and random reinitialisation. **Pruning at init** has more.")
 
 MIME = {"png": "image/png", "svg": "image/svg+xml", "html": "text/html", "csv": "text/csv"}
 
@@ -91,11 +97,16 @@ def cost_table(path: str, stamp: float) -> pd.DataFrame:
     return tables.cost_table(results.Run(Path(path)))
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def init_table(path: str, stamp: float) -> pd.DataFrame:
+    return tables.init_table(results.Run(Path(path)))
+
+
 def load(kind: str, run: results.Run, *args):
-    """Cached per-run data (summary, curves, masks, sweep_masks, weight_hist, methods, cost_table); None with a visible
-    error if damaged."""
+    """Cached per-run data (summary, curves, masks, sweep_masks, weight_hist, methods, cost_table, init_table); None
+    with a visible error if damaged."""
     fn = {"summary": summary, "curves": curves, "masks": masks, "sweep_masks": sweep_masks, "weight_hist": weight_hist,
-          "methods": methods, "cost_table": cost_table}[kind]
+          "methods": methods, "cost_table": cost_table, "init_table": init_table}[kind]
     try:
         return fn(str(run.path), *args, _stamp(str(run.path)))
     except (OSError, ValueError, KeyError) as err:
@@ -187,6 +198,22 @@ def field_error(name: str, errors: dict) -> None:
     """A form field's error under it, as the form's check found it."""
     if name in errors:
         st.error(errors[name], icon="⚠️")
+
+
+# --- picking arms: by group, then one by one ------------------------------------------
+def arm_picker(present: list[str], key: str) -> list[str]:
+    """Group buttons (IMP and its controls / pruned at initialization / gradient-found) when a run has more than
+    one group, then the arms of the chosen groups; a sanity check (a dashed arm) starts unticked."""
+    from lth.core import arms
+
+    groups = [g for g in arms.GROUPS if any(arms.group(a) == g for a in present)]
+    if len(groups) > 1:
+        chosen = st.pills("Arm groups", groups, selection_mode="multi", default=groups, key=f"{key}_groups",
+                          on_change=lambda: st.session_state.pop(key, None),
+                          help="Show the arms of these groups; pick single arms below.")
+        present = [a for a in present if arms.group(a) in (chosen or [])]
+    default = [a for a in present if arms.dash(a) == "solid"]
+    return st.multiselect("Arms", present, default=default, format_func=arms.label, key=key)
 
 
 # --- charts with their downloads ----------------------------------------------------

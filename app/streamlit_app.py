@@ -20,6 +20,7 @@ page = st.navigation({
         st.Page("views/weights.py", title="Weight movement", icon=":material/balance:"),
         st.Page("views/masks.py", title="Masks", icon=":material/grid_on:"),
         st.Page("views/gradient.py", title="Gradient-found tickets", icon=":material/tune:"),
+        st.Page("views/init.py", title="Pruning at init", icon=":material/start:"),
     ],
     "Try it": [
         st.Page("views/lab.py", title="Pruning lab", icon=":material/science:"),

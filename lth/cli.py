@@ -1,4 +1,4 @@
-"""`python -m lth ...`: run, ls, show (and the commands later modules register).
+"""`python -m lth ...`: run, ls, show, export, check-paper (and the commands lth.cli_sweeps and lth.cli_tools add).
 
 The `run` flags are generated from the config dataclasses, so every field is
 overridable and its help text is the field's own. argparse rather than a
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import cli_sweeps
 from . import cli_tools as tools
 from .core import devices, paths
 from .core.config import PRESETS, SECTIONS, Config, ConfigError, flag, preset
-from .core.gate_config import GateConfig
 from .engine.data import DataError
 
 EXIT_BAD_INPUT = 2
@@ -90,16 +90,7 @@ def build_parser() -> Parser:
     check.add_argument("run", nargs="?", help=RUN_HELP)
     _add_location_flags(check)
 
-    gates = sub.add_parser("gates", help="learn masks by gradient descent on a run: gate or cs sweep, as further arms")
-    gates.add_argument("run", help="the IMP run to add the arms to: a run folder, a folder holding one run, or a run-id prefix")
-    gates.add_argument("--data-dir", type=Path, default=None, help="data sets (default $LTH_DATA_DIR or data/)")
-    gates.add_argument("--device", default="auto", choices=devices.CHOICES, help="where to train")
-    gates.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
-                       help="let torchvision download a data set missing from --data-dir")
-    gates.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_location_flags(gates)
-    _add_dataclass_flags(gates.add_argument_group("sweep (default: ../shared/PAPER.md's values)"), GateConfig)
-
+    cli_sweeps.add_commands(sub, _add_dataclass_flags, _add_location_flags)
     tools.add_commands(sub)
     return parser
 
@@ -149,6 +140,11 @@ def cmd_show(args) -> int:
             print("\nmasks learned by gradient descent (point: place in the sweep; imp_*: IMP's ticket at the closest "
                   "sparsity; model_iterations and seconds per trial, to find and train the ticket)")
             print(gates.round(2).to_string(index=False))
+        init = tables.init_table(run, args.metric)
+        if not init.empty:
+            print("\npruned at initialization, with the sanity checks (accuracy %, means over the sweeps' trials; "
+                  "imp: IMP's ticket, its checks are random pruning and random reinitialisation)")
+            print(init.round(2).to_string(index=False))
     return 0
 
 
@@ -190,20 +186,6 @@ def cmd_check_paper(args) -> int:
     return 0
 
 
-def cmd_gates(args) -> int:
-    from .runs import results
-    from .tickets import gate_search, lottery
-
-    given = {f.name: getattr(args, f.name) for f in fields(GateConfig) if getattr(args, f.name) is not None}
-    gcfg = GateConfig(**given)
-    run_dir = results.resolve(args.run, paths.runs_dir(args.runs_dir))
-    options = lottery.RunOptions(data_dir=paths.data_dir(args.data_dir), device=args.device,
-                                 download=args.download, progress=not args.quiet)
-    mdir = gate_search.run(run_dir, gcfg, options)
-    print(f"{gcfg.method} sweep {', '.join(f'{v:g}' for v in gcfg.values)} finished: {mdir}")
-    return 0
-
-
 # Folder flags: (flag, environment variable that stands in for it, how the command resolves it).
 FOLDER_FLAGS = {
     "runs_dir": ("--runs-dir", "LTH_RUNS_DIR", paths.runs_dir),
@@ -242,7 +224,7 @@ def _config_field_names() -> list[str]:
     return [f.name for cls in SECTIONS.values() for f in fields(cls)]
 
 
-HANDLERS = {"run": cmd_run, "gates": cmd_gates, "ls": cmd_ls, "show": cmd_show, "export": cmd_export,
+HANDLERS = {"run": cmd_run, **cli_sweeps.HANDLERS, "ls": cmd_ls, "show": cmd_show, "export": cmd_export,
             "check-paper": cmd_check_paper, **tools.HANDLERS}
 
 
@@ -251,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     from .engine.train import Cancelled, Diverged
 
     args = build_parser().parse_args(argv)
-    chatty = args.command in ("run", "gates") and not args.quiet
+    chatty = args.command in ("run", *cli_sweeps.HANDLERS) and not args.quiet
     logging.basicConfig(level=logging.INFO if chatty else logging.WARNING, format="%(message)s")
     try:
         check_folders(args)

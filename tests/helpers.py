@@ -13,6 +13,7 @@ import torch
 
 from lth.core import config
 from lth.core.gate_config import GateConfig
+from lth.core.init_config import InitConfig
 from lth.core.paths import PROJECT_ROOT
 from lth.engine import data
 from lth.runs import results
@@ -29,6 +30,8 @@ GATE_SWEEPS = [
                cs_rewind_iteration=10),
 ]
 GATE_ARMS = {arm for g in GATE_SWEEPS for arm in g.arms}
+# Every pruning-at-init method with its sanity checks, at the SMALL run's levels 1 and 2 (SynFlow in 5 rounds).
+INIT_SWEEPS = [InitConfig(method=m, levels="1,2", synflow_rounds=5) for m in ("snip", "grasp", "synflow")]
 
 
 def options(**kw) -> lottery.RunOptions:

@@ -25,7 +25,7 @@ if run is not None:
             frames[r.label] = s
     if frames:
         arms_present = sorted({a for s in frames.values() for a in s.arm.unique()}, key=arms.order)
-        picked = st.multiselect("Arms", arms_present, default=arms_present, format_func=arms.label, key="acc_arms")
+        picked = common.arm_picker(arms_present, "acc_arms")
         sub = common.subtitle(run) if len(frames) == 1 else f"{len(frames)} runs compared (line style = run)"
         common.show(figures.sparsity_chart(frames, metric, picked, sub), "accuracy")
         with st.expander("What am I looking at?"):
@@ -39,3 +39,5 @@ if run is not None:
                 "The x axis is logarithmic: each step left to right removes a fixed share of what is left.")
             if any(arm in arms.of_kind("gradient", "strong") for arm in arms_present):
                 st.markdown(common.GATE_ARMS_HELP)
+            if any(arm in arms.of_kind("init") for arm in arms_present):
+                st.markdown(common.INIT_ARMS_HELP)

@@ -13,7 +13,7 @@ if run is not None and (data := common.load("summary", run)) is not None and not
     # Strong tickets are never trained (their "early stop" would be the end of mask learning): left out.
     arms_present = sorted(set(data.arm) - set(arms.of_kind("strong")), key=arms.order)
     imp_arms = [a for a in arms_present if arms.is_imp_family(a)]  # their levels are pruning rounds
-    picked_arms = st.multiselect("Arms", arms_present, default=arms_present, format_func=arms.label, key="es_arms")
+    picked_arms = common.arm_picker(arms_present, "es_arms")
     common.show(figures.sparsity_chart({run.label: data}, "early_stop_iteration", picked_arms, common.subtitle(run),
                                        show_dense=True), "es")
     st.caption("Early-stop iteration: where validation loss is lowest. Lower means the network learned faster.")

@@ -29,6 +29,8 @@ Each sweep value is a separate mask; its *setting* is λ (gate penalty) or s0 (i
 st.title("Tickets found by gradient descent")
 run = common.current_run()
 sweeps = common.load("methods", run) if run is not None else None
+if sweeps is not None and not sweeps.empty:
+    sweeps = sweeps[sweeps.family == "gradient"]  # pruning at init has its own page
 if sweeps is not None and sweeps.empty:
     st.markdown(ABOUT)
     st.info("This run has no gradient-found masks yet. Add a sweep from the command line (each line learns one "
@@ -57,6 +59,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
                 + "\n".join(f"- {METHOD_NAMES[m]}: {rule}" for m, rule in zip(sweeps.method, sweeps.rule)))
 
     gate = tables.sweep_rows(data)
+    gate = gate[gate.arm.map(lambda a: arms.group(a) == "Found by gradient descent")]
     if gate.empty:
         st.info("No sweep point has finished yet: this page fills in as they do.")
         st.stop()

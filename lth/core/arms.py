@@ -19,7 +19,12 @@ from typing import Callable
 
 from .config import Config, ExperimentConfig
 
-KINDS = ("imp", "control", "gradient", "strong")
+KINDS = ("imp", "control", "gradient", "strong", "init")
+GROUPS = {  # how the Accuracy page groups arms so a chart stays readable
+    "IMP and its controls": ("imp", "control"),
+    "Pruned at initialization": ("init",),
+    "Found by gradient descent": ("gradient", "strong"),
+}
 
 
 @dataclass(frozen=True)
@@ -27,14 +32,17 @@ class Arm:
     name: str
     label: str
     colour: str  # Okabe-Ito where there is one: colour-blind safe, and visible on a projector
-    kind: str  # imp: IMP's ticket; control: a control of IMP's; gradient: a learned mask, retrained; strong: never trained
-    mask: str  # how its mask is made: a function of lth.tickets.masks, or "learned" (a gate method's)
+    kind: str  # imp: IMP's ticket; control: a control of IMP's; gradient: a learned mask, retrained; strong: never
+    # trained; init: pruned at initialization (SNIP, GraSP, SynFlow) and their sanity checks
+    mask: str  # how its mask is made: a function of lth.tickets.masks; "learned" (a gate method's); "scored" or
+    # "shuffled" (a pruning-at-init method's, lth.tickets.init_search)
     init: str = "rewind"  # which weights it trains from: "rewind" (the trial's θ0 or θk) or "fresh" (its own draw)
     from_dense: bool = False  # its curve starts at the dense network: level 0 trains only the ticket
     stores_mask: bool = True  # False: its mask is another arm's (reinit uses the ticket's) and is not stored twice
     count: Callable[[ExperimentConfig], int] | None = None  # models per trial and level in an IMP run; None: a method's
     method: str = ""  # the gradient method that learns it (lth gates --method)
     marker: str = "circle"
+    dash: str = "solid"  # line style on the sparsity charts (a run comparison's own style wins)
 
     @property
     def trained(self) -> bool:
@@ -63,6 +71,18 @@ def in_run(config: Config) -> tuple[str, ...]:
 
 def of_kind(*kinds: str) -> tuple[str, ...]:
     return tuple(a.name for a in REGISTRY.values() if a.kind in kinds)
+
+
+def group(name: str) -> str:
+    """The GROUPS entry an arm belongs to (an unknown arm: IMP's, as old runs' arms are)."""
+    arm = REGISTRY.get(name)
+    kind = arm.kind if arm else "imp"
+    return next(g for g, kinds in GROUPS.items() if kind in kinds)
+
+
+def dash(name: str) -> str:
+    arm = REGISTRY.get(name)
+    return arm.dash if arm else "solid"
 
 
 def of_method(method: str) -> tuple[Arm, ...]:
@@ -130,3 +150,12 @@ register(Arm("hard_concrete_strong", "Hard-concrete gates, strong (θ₀ frozen)
 register(Arm("hard_concrete_weak", "Hard-concrete gates, weak (retrained)", "#E69F00", "gradient", mask="learned",
              method="hard_concrete"))
 register(Arm("cs", "Continuous sparsification (retrained)", "#56B4E9", "gradient", mask="learned", method="cs"))
+
+# --- pruned at initialization (lth prune-init), each with the two sanity checks that test it -------------
+# Paul Tol's muted palette (colour-blind safe): one hue per method; the checks share it, dashed or dotted.
+for method, name, hue in (("snip", "SNIP", "#332288"), ("grasp", "GraSP", "#999933"), ("synflow", "SynFlow", "#882255")):
+    register(Arm(method, f"{name} (pruned at init)", hue, "init", mask="scored", method=method, marker="square"))
+    register(Arm(f"{method}_shuffled", f"{name}, mask shuffled per layer", hue, "init", mask="shuffled",
+                 method=method, marker="x", dash="dash"))
+    register(Arm(f"{method}_reinit", f"{name}, weights re-drawn", hue, "init", mask="scored", init="fresh",
+                 method=method, marker="triangle-up", dash="dot"))

@@ -45,6 +45,10 @@ class Streams:
         """An arm's own draw at a level: a control's fresh initialisation or its random mask."""
         return generator(self.base, trial, arm, level, replicate)
 
+    def score_batch(self, trial: int) -> torch.Generator:
+        """Which training examples SNIP and GraSP score a trial's θ0 on."""
+        return generator(self.base, trial, "score_batch")
+
     def gate_init(self, trial: int) -> torch.Generator:
         """The gate parameters' initial values of a trial's sweep."""
         return generator(self.base, trial, "gates")

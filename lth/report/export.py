@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ..core import arms
 from ..runs.results import Run
-from ..runs.tables import cost_note, cost_table, nearest_level
-from . import figures, gate_figures, mask_figures
+from ..runs.tables import cost_note, cost_table, init_table, nearest_level
+from . import figures, gate_figures, init_figures, mask_figures
 from .figures import Chart
 
 FORMATS = ("png", "svg", "html", "csv")
@@ -90,6 +90,9 @@ def run_charts(run: Run) -> list[Chart]:
         pass  # a damaged level leaves its charts out; the rest still export
     if run.method_dirs():
         charts += gate_charts(run, summary, sub)
+        table = init_table(run)
+        if not table.empty:
+            charts.append(init_figures.sanity_chart(table, sub))
     return charts
 
 

@@ -149,7 +149,8 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, shown: list[str
                     mode="lines", line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=name))
             fig.add_trace(go.Scatter(
                 x=rows.percent_remaining, y=rows["mean"], name=name, legendgroup=name, mode="lines+markers",
-                line=dict(color=colour, dash=dash, width=3), marker=dict(size=9, symbol=arms.marker(arm)),
+                line=dict(color=colour, dash=dash if len(frames) > 1 else arms.dash(arm), width=3),
+                marker=dict(size=9, symbol=arms.marker(arm)),
                 customdata=np.stack([rows.label, rows.percent_remaining, rows.per_trial, rows.n], axis=1),
                 hovertemplate=("%{customdata[0]} · %{customdata[1]:.2f}% of weights remaining<br>"
                                "mean %{y:.2f} over %{customdata[3]} run(s)<br>each: %{customdata[2]}<extra>"

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import paths, store
+from ..core import paths, store, sweeps
 from ..core.config import Config, ConfigError
-from ..core.gate_config import RULES, GateConfig
+from ..core.gate_config import RULES as GATE_RULES
+from ..core.gate_config import GateConfig
+from ..core.init_config import RULES as INIT_RULES
 
 
 class Run:
@@ -87,18 +89,22 @@ class Run:
         return found
 
     def methods(self) -> pd.DataFrame:
-        """One row per sweep: method, arms, its settings, the binary-mask rule and its state."""
+        """One row per sweep: method, family ("gradient" or "init"), arms, its settings (λ or s0; IMP levels), how
+        it makes its binary mask, and its state."""
         rows = []
         for mdir in self.method_dirs():
             try:
-                g = GateConfig.from_dict(store.read_json(paths.method_file(mdir))["gates"])
-            except (OSError, ValueError, KeyError, TypeError, ConfigError) as err:
-                self.problems.append(f"{mdir.name}: method.json unreadable ({err})")
+                spec = sweeps.read(mdir)
+                points = spec.values if isinstance(spec, GateConfig) else spec.points(self.config.experiment.levels)
+            except ConfigError as err:
+                self.problems.append(f"{mdir.name}: {err}")
                 continue
-            rows.append({"method": g.method, "arms": list(g.arms), "sweep": g.values, "rule": RULES[g.method],
-                         "gate_iterations": g.gate_iterations, "trials": g.trials, "path": str(mdir),
-                         "state": store.read_status(mdir).get("state", "unknown"),
-                         "units_done": len(store.finished_units(mdir)), "units": g.trials * len(g.values)})
+            gates = isinstance(spec, GateConfig)
+            rows.append({"method": spec.method, "family": sweeps.FAMILIES[sweeps.key_of(spec)], "arms": list(spec.arms),
+                         "sweep": points, "rule": (GATE_RULES if gates else INIT_RULES)[spec.method],
+                         "gate_iterations": spec.gate_iterations if gates else 0, "trials": spec.trials,
+                         "path": str(mdir), "state": store.read_status(mdir).get("state", "unknown"),
+                         "units_done": len(store.finished_units(mdir)), "units": spec.trials * len(points)})
         return pd.DataFrame(rows)
 
     def _sources(self, imp: bool = True, sweeps: bool = True) -> list[tuple[Path, str, set[tuple[int, int]]]]:

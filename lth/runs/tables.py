@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import arms
+from ..core.init_config import METHODS as INIT_METHODS
 from .results import Run
 
 
@@ -165,12 +166,12 @@ def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
 
 
 def gate_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
-    """Per gate / cs arm and sweep point: % remaining, accuracy, and IMP's ticket at the closest sparsity."""
+    """Per gate / cs arm and sweep point (not pruning at init's: init_table): % remaining, accuracy, and IMP's ticket at the closest sparsity."""
     costs = cost_table(run, metric)
     if costs.empty:
         return pd.DataFrame()
     imp = costs[costs.arm == "ticket"]
-    out = costs[~costs.arm.map(arms.is_imp_family)].copy()
+    out = costs[costs.arm.map(lambda a: arms.group(a) == "Found by gradient descent")].copy()
     if out.empty or imp.empty:
         return out
     by_level = imp.set_index("level").percent_remaining
@@ -179,3 +180,41 @@ def gate_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
     for col in ("level", "percent_remaining", "accuracy", "model_iterations", "seconds"):
         out[f"imp_{col}"] = nearest_rows[col].to_numpy()
     return out.assign(imp_level=out.imp_level.astype(int))
+
+
+IMP_CHECKS = {"": "ticket", "shuffled": "random_prune", "reinit": "reinit"}  # IMP's controls are its sanity checks
+
+
+def init_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
+    """Per method (IMP's ticket and each pruning-at-init method) and IMP level: accuracy of the mask as found, of
+    the mask shuffled within each layer and of the mask on re-drawn weights, and the two changes (points).
+
+    IMP's checks are its controls: random pruning keeps the ticket's per-layer counts (its mask shuffled within
+    each layer) and random reinitialisation re-draws its weights. IMP's rows are over the sweeps' trials only.
+    """
+    s = run.summary()
+    if s.empty or "imp_level" not in s:
+        return pd.DataFrame()
+    found = sweep_rows(s[s.arm.map(lambda a: arms.group(a) == "Pruned at initialization")])
+    trials = sorted(found.trial.unique())
+    imp = imp_rows(s[s.trial.isin(trials)])
+    parts = [imp[imp.arm.isin(IMP_CHECKS.values())].assign(
+        method="imp", check=imp.arm.map({v: k for k, v in IMP_CHECKS.items()}))]
+    parts.append(found.assign(level=found.imp_level.astype(int), check=[
+        a[len(m) + 1:] if a != m else "" for a, m in zip(found.arm, found.method)]))
+    rows = pd.concat(parts, ignore_index=True)
+    rows = rows[rows.level.isin(found.imp_level.astype(int).unique())]
+    acc = (100 * rows.pivot_table(index=["method", "level"], columns="check", values=metric, aggfunc="mean"))
+    out = acc.rename(columns={"": "found", "shuffled": "shuffled", "reinit": "reinit"}).reset_index()
+    pct = rows[rows.check == ""].groupby(["method", "level"]).percent_remaining.mean().rename("percent_remaining")
+    out = out.merge(pct.reset_index(), on=["method", "level"])
+    n = rows[rows.check == ""].groupby(["method", "level"]).trial.nunique().rename("trials").reset_index()
+    out = out.merge(n, on=["method", "level"])
+    for check in ("shuffled", "reinit"):
+        if check in out:
+            out[f"{check}_change"] = out[check] - out["found"]
+    order = {m: i for i, m in enumerate(["imp", *INIT_METHODS])}
+    out = out.sort_values(["level", "method"], key=lambda c: c.map(order) if c.name == "method" else c)
+    columns = ["method", "level", "percent_remaining", "found", "shuffled", "reinit", "shuffled_change",
+               "reinit_change", "trials"]
+    return out[[c for c in columns if c in out]].reset_index(drop=True)

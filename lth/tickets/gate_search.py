@@ -17,7 +17,6 @@ Learned masks are saved before retraining, so a killed sweep resumes there.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -26,8 +25,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..core import devices, paths, store
-from ..core.config import Config, ConfigError
+from ..core import devices, paths, store, sweeps
+from ..core.config import Config
 from ..core.gate_config import GateConfig
 from ..core.seeds import Streams
 from ..engine import data as data_mod
@@ -46,7 +45,7 @@ def run(run_dir: Path, gcfg: GateConfig, options: RunOptions = RunOptions()) -> 
     config = store.read_config(run_dir)
     device = devices.resolve(options.device)
     dataset = data_mod.load(config.data, options.data_dir, device, options.download)
-    mdir = create(run_dir, gcfg)
+    mdir = sweeps.create(run_dir, gcfg)
     with store.lock(mdir):
         search = Search(config, gcfg, mdir, dataset, device, options.progress)
         if not search.todo():
@@ -56,29 +55,6 @@ def run(run_dir: Path, gcfg: GateConfig, options: RunOptions = RunOptions()) -> 
         with records.computing(mdir, device):
             search.run()
     return mdir
-
-
-def create(run_dir: Path, gcfg: GateConfig) -> Path:
-    """The method's folder; settings differing from a sweep already there are refused once it has results."""
-    mdir = paths.method_dir(run_dir, gcfg.method)
-    if paths.method_file(mdir).exists():
-        saved = read_method(mdir)
-        if saved != gcfg and store.finished_units(mdir):
-            diff = ", ".join(f"{f.name}={getattr(saved, f.name)!r}" for f in dataclasses.fields(gcfg)
-                             if getattr(saved, f.name) != getattr(gcfg, f.name))
-            raise ConfigError(f"{mdir} already holds a {gcfg.method} sweep with {diff}; "
-                              f"give the same settings to resume it, or delete that folder to start another")
-    if not paths.method_file(mdir).exists() or read_method(mdir) != gcfg:
-        store.write_json(paths.method_file(mdir), {"method_id": gcfg.method_id, "gates": dataclasses.asdict(gcfg)})
-        store.write_status(mdir, state="pending")
-    return mdir
-
-
-def read_method(mdir: Path) -> GateConfig:
-    try:
-        return GateConfig.from_dict(store.read_json(paths.method_file(mdir))["gates"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ConfigError(f"{paths.method_file(mdir)} is damaged ({err})") from None
 
 
 class Search:

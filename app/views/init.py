@@ -1,0 +1,72 @@
+"""Pruning at initialization (SNIP, GraSP, SynFlow) next to IMP's ticket, and the sanity checks that tell them apart."""
+
+import common
+import streamlit as st
+
+from lth.core import arms, paths
+from lth.core.init_config import METHODS, PAPER_LEVELS, RULES
+from lth.report import figures, init_figures
+
+ABOUT = """
+IMP needs a whole training run per level. **SNIP**, **GraSP** and **SynFlow** score the weights
+**once, at initialization**, keep the best-scored ones (over all layers together) and train only that:
+one training per sparsity. Each keeps exactly as many weights as IMP's ticket at the same level.
+
+- **SNIP**: how much the loss on one batch changes if a weight is removed, |gradient × weight|.
+- **GraSP**: keeps the weights whose removal would hurt the gradient's flow most (a Hessian–gradient product).
+- **SynFlow**: no data at all: how much each weight carries of the product of all weight magnitudes
+  through the network, pruned a little at a time over many rounds.
+
+**The sanity checks** ask whether a mask knows *which* weights matter, or only *how many* each layer keeps:
+shuffle the mask within each layer (same count per layer), or keep the mask and re-draw the weights.
+IMP's ticket has both already: random pruning and random reinitialisation.
+"""
+
+st.title("Why not prune at the start?")
+run = common.current_run()
+sweeps = common.load("methods", run) if run is not None else None
+mine = sweeps[sweeps.family == "init"] if sweeps is not None and not sweeps.empty else None
+if run is not None and (mine is None or mine.empty):
+    st.markdown(ABOUT)
+    st.info("This run has no pruning-at-initialization arms yet. Add them from the command line: each line scores "
+            "this run's own θ₀ and trains the masks with its protocol, as further arms.")
+    levels = ",".join(str(lv) for lv in range(1, run.config.experiment.levels + 1))
+    if run.config.model.model == "lenet_300_100" and run.config.experiment.levels >= 18:
+        levels = PAPER_LEVELS
+    st.code("\n".join(f"python -m lth prune-init {common.shown_path(run.path)} --method {m} --levels {levels} "
+                      f"--data-dir {paths.data_dir()}" for m in METHODS), language="bash", wrap_lines=True)
+    st.caption("`--trials N` for more trials, `--no-ablations` to skip the sanity checks; "
+               "`python -m lth prune-init --help` lists every setting.")
+elif mine is not None and (data := common.load("summary", run)) is not None:
+    with st.expander("What are these methods?"):
+        st.markdown(ABOUT)
+        st.markdown("**How each scores:**\n" + "\n".join(f"- {init_figures.method_name(m)}: {RULES[m]}"
+                                                          for m in mine.method))
+    done, total = int(mine.units_done.sum()), int(mine.units.sum())
+    if done < total:
+        st.caption(f"{done} of {total} (level, trial) units of these sweeps are finished; the charts fill in as they do.")
+
+    st.subheader("Accuracy: pruned at init vs IMP")
+    found = [a for a in data.arm.unique() if arms.get(a) is not None and arms.get(a).mask == "scored"
+             and arms.get(a).init == "rewind"]
+    present = sorted({"ticket", "random_prune", "reinit", *found} & set(data.arm), key=arms.order)
+    checks = st.toggle("Show the sanity checks too", key="init_checks",
+                       help="Dashed: each method's mask shuffled within its layers. Dotted: its mask on re-drawn weights.")
+    shown = present + (sorted(set(data.arm) & set(arms.of_kind("init")) - set(found), key=arms.order) if checks else [])
+    trials = sorted(data[data.arm.isin(found)].trial.unique())
+    same = data[data.trial.isin(trials)]  # IMP over the sweeps' own trials: the same θ0 and data order
+    note = f"trial(s) {', '.join(map(str, trials))}: the sweeps' own, IMP's arms too"
+    common.show(figures.sparsity_chart({run.label: same}, "test_acc_at_early_stop", shown,
+                                       figures.describe(run.config, f"{run.tag} · {note}")), "init-acc")
+
+    st.subheader("Sanity checks: does the mask know which weights matter?")
+    table = common.load("init_table", run)
+    if table is not None and not table.empty:
+        common.show(init_figures.sanity_chart(table, figures.describe(run.config, f"{run.tag} · {note}")), "init-checks")
+        st.caption("Bars below zero: the check cost accuracy, so the mask had picked *which* weights to keep. "
+                   "Bars near zero: only the number of weights per layer mattered. Means over the trials shown.")
+        st.dataframe(table.assign(method=table.method.map(init_figures.method_name)).round(2), hide_index=True,
+                     width="stretch", column_config={
+                         "level": "IMP level", "percent_remaining": "% remaining", "found": "as found (%)",
+                         "shuffled": "shuffled (%)", "reinit": "re-drawn (%)", "shuffled_change": "shuffled − found",
+                         "reinit_change": "re-drawn − found", "trials": "trials"})

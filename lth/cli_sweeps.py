@@ -1,0 +1,73 @@
+"""`python -m lth gates` and `python -m lth prune-init`: further arms found on an existing IMP run.
+
+Both add a method's sweep to a run (methods/<method>/), from the run's own θ0 and data order, resumable.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+from pathlib import Path
+
+from .core import devices, paths
+from .core.gate_config import GateConfig
+from .core.init_config import PAPER_LEVELS, InitConfig
+
+RUN_ARG_HELP = "the IMP run to add the arms to: a run folder, a folder holding one run, or a run-id prefix"
+
+
+def add_commands(sub, dataclass_flags, location_flags) -> None:
+    gates = sub.add_parser("gates", help="learn masks by gradient descent on a run: gate or cs sweep, as further arms")
+    _common(gates, location_flags)
+    dataclass_flags(gates.add_argument_group("sweep (default: ../shared/PAPER.md's values)"), GateConfig)
+
+    init = sub.add_parser("prune-init", help="prune a run's θ0 at initialization (SNIP, GraSP, SynFlow) to IMP's "
+                                             "levels, with the sanity checks, as further arms")
+    _common(init, location_flags)
+    dataclass_flags(init.add_argument_group(f"sweep (the paper's LeNet levels: --levels {PAPER_LEVELS})"), InitConfig)
+
+
+def _common(p: argparse.ArgumentParser, location_flags) -> None:
+    p.add_argument("run", help=RUN_ARG_HELP)
+    p.add_argument("--data-dir", type=Path, default=None, help="data sets (default $LTH_DATA_DIR or data/)")
+    p.add_argument("--device", default="auto", choices=devices.CHOICES, help="where to train")
+    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
+                   help="let torchvision download a data set missing from --data-dir")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    location_flags(p)
+
+
+def _given(args, cls) -> dict:
+    return {f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name) is not None}
+
+
+def _options(args):
+    from .tickets import lottery
+
+    return lottery.RunOptions(data_dir=paths.data_dir(args.data_dir), device=args.device, download=args.download,
+                              progress=not args.quiet)
+
+
+def cmd_gates(args) -> int:
+    from .runs import results
+    from .tickets import gate_search
+
+    gcfg = GateConfig(**_given(args, GateConfig))
+    run_dir = results.resolve(args.run, paths.runs_dir(args.runs_dir))
+    mdir = gate_search.run(run_dir, gcfg, _options(args))
+    print(f"{gcfg.method} sweep {', '.join(f'{v:g}' for v in gcfg.values)} finished: {mdir}")
+    return 0
+
+
+def cmd_prune_init(args) -> int:
+    from .runs import results
+    from .tickets import init_search
+
+    icfg = InitConfig(**_given(args, InitConfig))
+    run_dir = results.resolve(args.run, paths.runs_dir(args.runs_dir))
+    mdir = init_search.run(run_dir, icfg, _options(args))
+    print(f"{icfg.method} at initialization, arms {', '.join(icfg.arms)}, finished: {mdir}")
+    return 0
+
+
+HANDLERS = {"gates": cmd_gates, "prune-init": cmd_prune_init}

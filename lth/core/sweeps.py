@@ -1,0 +1,55 @@
+"""A method's sweep stored under its IMP run (methods/<method>/method.json): a gate sweep or a
+pruning-at-initialization sweep, told apart by the key its settings are stored under.
+
+Torch-free: the app reads it. lth.tickets.gate_search and lth.tickets.init_search compute them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from . import paths, store
+from .config import ConfigError
+from .gate_config import GateConfig
+from .init_config import InitConfig
+
+Spec = GateConfig | InitConfig
+KEYS = {"gates": GateConfig, "init": InitConfig}  # method.json's key -> the settings stored under it
+FAMILIES = {"gates": "gradient", "init": "init"}  # which arms.GROUPS kinds a sweep's arms are
+
+
+def key_of(spec: Spec) -> str:
+    return next(key for key, cls in KEYS.items() if isinstance(spec, cls))
+
+
+def read(mdir: Path) -> Spec:
+    """The sweep's settings; ConfigError naming the file when it is damaged."""
+    try:
+        blob = store.read_json(paths.method_file(mdir))
+        key = next(k for k in KEYS if k in blob)
+        return KEYS[key].from_dict(blob[key])
+    except (OSError, ValueError, KeyError, TypeError, StopIteration) as err:
+        raise ConfigError(f"{paths.method_file(mdir)} is damaged ({err or 'no settings in it'})") from None
+
+
+def create(run_dir: Path, spec: Spec) -> Path:
+    """The method's folder; settings differing from a sweep already there are refused once it has results, but
+    for the number of trials: each trial trains alone, so a sweep can grow by trials (or stop short)."""
+    mdir = paths.method_dir(run_dir, spec.method)
+    saved = None
+    if paths.method_file(mdir).exists():
+        saved = read(mdir)
+        same = type(saved) is type(spec) and dataclasses.replace(saved, trials=spec.trials) == spec
+        if not same and store.finished_units(mdir):
+            if type(saved) is not type(spec):
+                diff = f"a {key_of(saved)} sweep's settings"
+            else:
+                diff = ", ".join(f"{f.name}={getattr(saved, f.name)!r}" for f in dataclasses.fields(spec)
+                                 if getattr(saved, f.name) != getattr(spec, f.name))
+            raise ConfigError(f"{mdir} already holds a {spec.method} sweep with {diff}; "
+                              f"give the same settings to resume it, or delete that folder to start another")
+    if saved != spec:
+        store.write_json(paths.method_file(mdir), {"method_id": spec.method_id, key_of(spec): dataclasses.asdict(spec)})
+        store.write_status(mdir, state="pending")
+    return mdir

@@ -1,0 +1,53 @@
+"""Figures for pruning at initialization (lth prune-init): what the sanity checks do to each method's masks.
+
+Pure functions like lth.report.figures (lth.runs.tables.init_table's frame in, ``Chart`` out).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..core import arms
+from .figures import FONT, Chart, _layout
+
+METHOD_ARMS = {"imp": "ticket", "snip": "snip", "grasp": "grasp", "synflow": "synflow"}  # whose colour and name
+CHECKS = {"shuffled_change": "Mask shuffled within each layer", "reinit_change": "Weights re-drawn"}
+
+
+def method_name(method: str) -> str:
+    return "IMP's ticket" if method == "imp" else arms.label(METHOD_ARMS[method]).replace(" (pruned at init)", "")
+
+
+def sanity_chart(table: pd.DataFrame, subtitle: str = "") -> Chart:
+    """Change in accuracy (points) when each method's mask is shuffled within its layers (left) or trained from
+    re-drawn weights (right), per % of weights remaining: a mask that carries information about *which* weights
+    matter loses accuracy; one that only sets how many weights each layer keeps does not."""
+    checks = [c for c in CHECKS if c in table]
+    fig = make_subplots(rows=1, cols=max(1, len(checks)), shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=[CHECKS[c] for c in checks])
+    if table.empty or not checks:
+        return Chart(_layout(fig, "Sanity checks", "no pruning-at-initialization sweep yet", "", ""), table,
+                     "sanity_checks")
+    labels = [f"{p:.1f}%" for p in table.drop_duplicates("level").sort_values("level").percent_remaining]
+    for col, check in enumerate(checks, start=1):
+        for method, rows in table.groupby("method", sort=False):
+            rows = rows.sort_values("level")
+            fig.add_trace(go.Bar(
+                x=[f"{p:.1f}%" for p in rows.percent_remaining], y=rows[check], name=method_name(method),
+                marker_color=arms.colour(METHOD_ARMS[method]), legendgroup=method, showlegend=col == 1,
+                customdata=np.stack([rows.level, rows.found, rows[check.replace("_change", "")], rows.trials], axis=1),
+                hovertemplate=(f"<b>{method_name(method)}</b>, %{{x}} remaining (IMP level %{{customdata[0]}})<br>"
+                               "as found %{customdata[1]:.2f}% → checked %{customdata[2]:.2f}%<br>"
+                               "change %{y:+.2f} points · mean over %{customdata[3]} trial(s)<extra></extra>")),
+                row=1, col=col)
+        fig.update_xaxes(categoryorder="array", categoryarray=labels, title_text="% of weights remaining", row=1, col=col)
+    fig.add_hline(y=0, line=dict(color="black", width=1))
+    _layout(fig, "Sanity checks: does the mask know which weights matter?", subtitle, "", "Change in test accuracy "
+            "(points)", height=560, legend_rows=1)
+    fig.update_layout(barmode="group", xaxis_title="% of weights remaining",  # room for the panels' titles
+                      margin=dict(t=fig.layout.margin.t + 35), height=fig.layout.height + 35)
+    fig.update_annotations(font=FONT)
+    return Chart(fig, table, "sanity_checks")

@@ -1,0 +1,143 @@
+"""A pruning-at-initialization sweep (SNIP, GraSP or SynFlow), run into an IMP run's store as further arms.
+
+For trial t the method scores the IMP run's own trial-t θ0 and prunes it globally to the total weight count
+of each chosen IMP level (sweep point p = 1..K, stored as points/point_PP). Every arm then trains with the
+run's own protocol (iterations, optimiser, early stopping, trial-t data order), so it sits on the same charts
+as IMP's ticket. The arms at each point:
+
+- ``<method>``: the method's mask on θ0;
+- ``<method>_shuffled``: that mask shuffled within each layer (the same per-layer counts), on θ0;
+- ``<method>_reinit``: the method's mask on freshly drawn weights.
+
+IMP's ticket has the same two checks already: random pruning is its mask shuffled within each layer (the
+ticket's per-layer counts) and random reinitialisation is its mask on re-drawn weights.
+A trial's arms and points train as one stack; a killed sweep resumes at the first unfinished trial.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from ..core import arms, devices, paths, store, sweeps
+from ..core.config import Config
+from ..core.init_config import InitConfig
+from ..core.seeds import Streams
+from ..engine import data as data_mod
+from ..engine import models, pruning
+from ..engine.train import train
+from . import init_scores, records
+from .lottery import RunOptions
+from .masks import Member
+
+log = logging.getLogger("lth")
+
+
+def run(run_dir: Path, icfg: InitConfig, options: RunOptions = RunOptions()) -> Path:
+    """Compute (or finish, or just open) `icfg`'s sweep on the run in `run_dir`; returns the method folder."""
+    config = store.read_config(run_dir)
+    levels = icfg.points(config.experiment.levels)  # refuses levels the run does not have, before any work
+    if icfg.test_every:
+        config = config.override(test_every=icfg.test_every)  # validated against the run's --eval-every
+    device = devices.resolve(options.device)
+    dataset = data_mod.load(config.data, options.data_dir, device, options.download)
+    mdir = sweeps.create(run_dir, icfg)
+    with store.lock(mdir):
+        search = Search(config, icfg, levels, mdir, dataset, device, options.progress)
+        if not search.todo():
+            store.write_status(mdir, state="done")
+            return mdir
+        paths.cancel_file(mdir).unlink(missing_ok=True)
+        with records.computing(mdir, device):
+            search.run()
+    return mdir
+
+
+class Search:
+    def __init__(self, config: Config, icfg: InitConfig, levels: list[int], mdir: Path, dataset, device,
+                 show_progress: bool = True):
+        self.config, self.c, self.levels, self.mdir, self.data, self.device = config, icfg, levels, mdir, dataset, device
+        self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
+        self.streams = Streams(config.experiment.seed)
+        ladder = pruning.ladder(self.model, config.pruning, max(levels))
+        self.kept = [ladder[lv] for lv in levels]  # IMP's total weight count at each chosen level
+        self.arms = icfg.arms
+        total = len(self.todo()) * len(levels) * len(self.arms) * config.training.iterations
+        self.progress = records.Progress(mdir, total, show_progress)
+
+    def todo(self) -> list[int]:
+        done = store.finished_units(self.mdir)
+        return [t for t in range(self.c.trials) if any((p, t) not in done for p in range(1, len(self.levels) + 1))]
+
+    def run(self) -> None:
+        for trial in self.todo():
+            started = time.time()
+            theta0 = self.model.init([self.streams.init(trial)], self.device)
+            masks = self.scored(theta0, trial)
+            score_seconds = time.time() - started
+            members, params, stack = self.stack(trial, theta0, masks)
+            self.progress.start_level(1, len(members))
+            result = train(self.model, params, stack, self.data, self.config.training,
+                           order_keys=[self.streams.order_key(trial)] * len(members), hooks=self.progress.hooks)
+            train_seconds = time.time() - started - score_seconds
+            for p in range(len(self.levels)):
+                rows = [i for i, m in enumerate(members) if m.replicate == p]
+                self.write_unit(p + 1, trial, [members[i] for i in rows], pruning.select(stack, rows),
+                                result.select(rows), score_seconds / len(self.levels), train_seconds / len(members))
+            log.info("%s sweep, trial %d done in %.1fs", self.c.method, trial, time.time() - started)
+        self.progress.close()
+
+    def scored(self, theta0: models.Params, trial: int) -> pruning.Masks:
+        """The method's masks of θ0, one per sweep point (a stack of K = points)."""
+        if self.c.method == "synflow":
+            k = len(self.kept)
+            stacked = {n: v.expand(k, *v.shape[1:]) for n, v in theta0.items()}
+            return init_scores.synflow_masks(self.model, stacked, self.kept, self.c.synflow_rounds)
+        n = len(self.data.x_train)
+        pick = torch.randperm(n, generator=self.streams.score_batch(trial))[: self.c.score_examples].to(self.device)
+        x, y = self.data.x_train[pick], self.data.y_train[pick]
+        if self.c.method == "snip":
+            scores = init_scores.snip(self.model, theta0, x, y)
+        else:
+            scores = init_scores.grasp(self.model, theta0, x, y, self.c.grasp_temperature)
+        k = len(self.kept)
+        return init_scores.keep_top({n: s.expand(k, *s.shape[1:]) for n, s in scores.items()}, self.kept)
+
+    def stack(self, trial: int, theta0: models.Params, masks: pruning.Masks):
+        """Members (replicate = the point's index, so a unit's rows are found again), their weights and masks."""
+        members, params, stack = [], [], []
+        shapes = {layer.name: layer.weight_shape for layer in self.model.layers}
+        for p, level in enumerate(self.levels):
+            mine = pruning.select(masks, slice(p, p + 1))
+            for name in self.arms:
+                arm = arms.get(name)
+                draw = self.streams.member(name, trial, level, 0)
+                if arm.mask == "shuffled":
+                    mask = pruning.random_masks([pruning.counts_of(mine, 0)], shapes, [draw], self.device)
+                else:
+                    mask = mine
+                weights = self.model.init([draw], self.device) if arm.init == "fresh" else theta0
+                members.append(Member(trial, name, p))
+                params.append(weights)
+                stack.append(mask)
+        return members, {n: torch.cat([w[n] for w in params]) for n in params[0]}, pruning.stack(stack)
+
+    def write_unit(self, point: int, trial: int, members: list[Member], masks: pruning.Masks, result,
+                   score_seconds: float, train_seconds: float) -> None:
+        level = self.levels[point - 1]
+        members = [Member(m.trial, m.arm, 0) for m in members]
+        iterations = self.config.training.iterations
+        blob = records.summary(point, members, masks, result, self.model, train_seconds, iterations, None, "point")
+        for row in blob["rows"]:
+            row.update(method=self.c.method, setting=f"IMP level {level}'s count", imp_level=level)
+            if arms.get(row["arm"]).mask == "scored" and arms.get(row["arm"]).init == "rewind":  # the method's own
+                row.update(cost_model_iterations=iterations, cost_seconds=round(score_seconds + train_seconds, 2))
+        blob.update(seconds=round(score_seconds + train_seconds * len(members), 2),
+                    execution={"device": devices.describe(self.device), "stack": len(self.levels) * len(self.arms),
+                               "trials_together": 1})
+        curves = records.curves_frame(point, members, result, "point")
+        records.write_unit(self.mdir, point, trial, self.model, curves, records.mask_entries(members, masks), blob)
+
