@@ -68,6 +68,11 @@ def build_parser() -> Parser:
     run.add_argument("--trials-together", type=int, default=None, metavar="N",
                      help="trials that go through the levels together (default: as many as fill one training stack); "
                           "1 finishes the first trial's whole sparsity curve soonest")
+    run.add_argument("--prune-init", default="", metavar="METHODS",
+                     help="then prune θ0 at initialization with these methods (comma-separated: snip,grasp,synflow), "
+                          "with their sanity checks, on every trial: as `lth prune-init` would")
+    run.add_argument("--prune-init-levels", default="", metavar="LEVELS",
+                     help="the IMP levels --prune-init prunes to (default: every level)")
     _add_location_flags(run)
     _add_config_flags(run)
 
@@ -104,8 +109,14 @@ def cmd_run(args) -> int:
                                  trials_together=args.trials_together)
     if args.trials_together is not None and args.trials_together < 1:
         raise ConfigError(f"--trials-together={args.trials_together} is not allowed: an integer >= 1")
+    after = cli_sweeps.init_configs(args.prune_init, args.prune_init_levels, config)  # refused before any training
     run_dir = lottery.run(config, paths.runs_dir(args.runs_dir), options)
     print(f"run {config.run_id} finished: {run_dir}")
+    if after:
+        from .tickets import init_search
+
+        for icfg in after:
+            print(f"{icfg.method} at initialization finished: {init_search.run(run_dir, icfg, options)}")
     return 0
 
 

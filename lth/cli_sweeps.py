@@ -10,8 +10,9 @@ from dataclasses import fields
 from pathlib import Path
 
 from .core import devices, paths
+from .core.config import ConfigError
 from .core.gate_config import GateConfig
-from .core.init_config import PAPER_LEVELS, InitConfig
+from .core.init_config import METHODS, PAPER_LEVELS, InitConfig
 
 RUN_ARG_HELP = "the IMP run to add the arms to: a run folder, a folder holding one run, or a run-id prefix"
 
@@ -46,6 +47,27 @@ def _options(args):
 
     return lottery.RunOptions(data_dir=paths.data_dir(args.data_dir), device=args.device, download=args.download,
                               progress=not args.quiet)
+
+
+def init_configs(methods: str, levels: str, config) -> list[InitConfig]:
+    """`lth run --prune-init`: one sweep per method on every trial of the run, checked before the run starts."""
+    if not methods.strip():
+        if levels:
+            raise ConfigError(f"--prune-init-levels={levels!r} is not allowed without --prune-init")
+        return []
+    names = [m.strip() for m in methods.split(",")]
+    bad = [m for m in names if m not in METHODS]
+    if bad or len(set(names)) != len(names):
+        raise ConfigError(f"--prune-init={methods!r} is not allowed: distinct methods among {', '.join(METHODS)}")
+    out = []
+    for m in names:
+        try:
+            icfg = InitConfig(method=m, levels=levels, trials=config.experiment.trials)
+            icfg.points(config.experiment.levels)
+        except ConfigError as err:
+            raise ConfigError(str(err).replace("--levels=", "--prune-init-levels=")) from None
+        out.append(icfg)
+    return out
 
 
 def cmd_gates(args) -> int:

@@ -174,3 +174,26 @@ def test_store_reads_a_damaged_method_file_as_a_problem(pai_run, tmp_path):
     assert set(run.methods().method) == {"snip", "synflow"}
     assert any("grasp" in p for p in run.problems)
     assert store.finished_units(paths.method_dir(path, "snip"))
+
+
+def test_lth_run_prunes_at_init_after_the_imp_run(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "lth", "run", "--preset", "synthetic", "--levels", "2", "--trials", "1",
+                          "--iterations", "40", "--eval-every", "20", "--runs-dir", str(tmp_path), "--quiet",
+                          "--prune-init", "snip,synflow", "--prune-init-levels", "2"],
+                         cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    run = results.Run(results.resolve(None, tmp_path))
+    assert set(run.methods().method) == {"snip", "synflow"}
+    assert set(tables.sweep_rows(run.summary()).arm) == {"snip", "snip_shuffled", "snip_reinit", "synflow",
+                                                          "synflow_shuffled", "synflow_reinit"}
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--prune-init", "snip,magic"], "--prune-init='snip,magic' is not allowed: distinct methods"),
+    (["--prune-init", "snip", "--prune-init-levels", "1,9"], "--prune-init-levels='1,9' is not allowed: levels 1 to 2"),
+    (["--prune-init-levels", "1"], "not allowed without --prune-init")])
+def test_lth_run_refuses_bad_prune_init_flags_before_training(tmp_path, flags, message):
+    out = subprocess.run([sys.executable, "-m", "lth", "run", "--preset", "synthetic", "--levels", "2",
+                          "--runs-dir", str(tmp_path), *flags], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and message in out.stderr and out.stderr.count("\n") == 1
+    assert not any(tmp_path.iterdir())
