@@ -46,15 +46,7 @@ def run(run_dir: Path, gcfg: GateConfig, options: RunOptions = RunOptions()) -> 
     device = devices.resolve(options.device)
     dataset = data_mod.load(config.data, options.data_dir, device, options.download)
     mdir = sweeps.create(run_dir, gcfg)
-    with store.lock(mdir):
-        search = Search(config, gcfg, mdir, dataset, device, options.progress)
-        if not search.todo():
-            store.write_status(mdir, state="done")
-            return mdir
-        paths.cancel_file(mdir).unlink(missing_ok=True)
-        with records.computing(mdir, device):
-            search.run()
-    return mdir
+    return records.compute_sweep(mdir, device, lambda: Search(config, gcfg, mdir, dataset, device, options.progress))
 
 
 class Search:

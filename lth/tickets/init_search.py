@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ..core import arms, devices, paths, store, sweeps
+from ..core import arms, devices, store, sweeps
 from ..core.config import Config
 from ..core.init_config import InitConfig
 from ..core.seeds import Streams
@@ -45,15 +45,8 @@ def run(run_dir: Path, icfg: InitConfig, options: RunOptions = RunOptions()) -> 
     device = devices.resolve(options.device)
     dataset = data_mod.load(config.data, options.data_dir, device, options.download)
     mdir = sweeps.create(run_dir, icfg)
-    with store.lock(mdir):
-        search = Search(config, icfg, levels, mdir, dataset, device, options.progress)
-        if not search.todo():
-            store.write_status(mdir, state="done")
-            return mdir
-        paths.cancel_file(mdir).unlink(missing_ok=True)
-        with records.computing(mdir, device):
-            search.run()
-    return mdir
+    return records.compute_sweep(mdir, device,
+                                 lambda: Search(config, icfg, levels, mdir, dataset, device, options.progress))
 
 
 class Search:

@@ -6,7 +6,7 @@ import math
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 import pandas as pd
@@ -165,6 +165,26 @@ class Progress:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def compute_sweep(mdir: Path, device, make_search: Callable[[], "Sweep"]) -> Path:
+    """A method's sweep (gates, pruning at init) under its lock: the search's missing units computed, status
+    'running' then 'done'; a sweep with nothing left to do is only marked done."""
+    with store.lock(mdir):
+        search = make_search()
+        if search.todo():
+            paths.cancel_file(mdir).unlink(missing_ok=True)
+            with computing(mdir, device):
+                search.run()
+        else:
+            store.write_status(mdir, state="done")
+    return mdir
+
+
+class Sweep(Protocol):
+    def todo(self) -> list[int]: ...
+
+    def run(self) -> None: ...
 
 
 @contextmanager
