@@ -46,10 +46,13 @@ def names(figure: dict) -> set[str]:
 def test_init_page_draws_methods_beside_imp_and_the_sanity_checks(page, init_run):
     at = page("init")
     shown = charts(at)
-    assert set(shown) == {"chart-init-acc", "chart-init-checks"}
+    assert set(shown) == {"chart-init-acc", "chart-init-layers", "chart-init-checks"}
     found = {arms.label(a) for a in ("ticket", "random_prune", "reinit", "snip", "grasp", "synflow")}
     assert names(shown["chart-init-acc"]) == found
-    assert len(at.get("download_button")) == 8
+    assert len(at.get("download_button")) == 12
+    layers = shown["chart-init-layers"]
+    assert {t["name"] for t in layers["data"]} == {"IMP's ticket", "SNIP", "GraSP", "SynFlow"}
+    assert all(list(t["x"]) == ["fc1", "fc2", "output"] for t in layers["data"])
     table = at.dataframe[0].value
     assert len(table) == 8  # IMP and three methods at levels 1 and 2
     expected = tables.init_table(init_run.run)

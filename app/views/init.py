@@ -6,6 +6,7 @@ import streamlit as st
 from lth.core import arms, paths
 from lth.core.init_config import METHODS, PAPER_LEVELS, RULES
 from lth.report import figures, init_figures
+from lth.runs import tables
 
 ABOUT = """
 IMP needs a whole training run per level. **SNIP**, **GraSP** and **SynFlow** score the weights
@@ -58,6 +59,22 @@ elif mine is not None and (data := common.load("summary", run)) is not None:
     note = f"trial(s) {', '.join(map(str, trials))}: the sweeps' own, IMP's arms too"
     common.show(figures.sparsity_chart({run.label: same}, "test_acc_at_early_stop", shown,
                                        figures.describe(run.config, f"{run.tag} · {note}")), "init-acc")
+
+    st.subheader("Where each method keeps its weights")
+    levels = sorted(data.imp_level.dropna().astype(int).unique()) if "imp_level" in data else []
+    if levels:
+        pct = tables.percent_by_level(tables.imp_rows(data))
+        level = st.select_slider("IMP level", levels, value=levels[len(levels) // 2], key="init_level",
+                                 format_func=lambda lv: f"level {lv} · {pct.get(lv, float('nan')):.1f}% remaining")
+        common.show(init_figures.layer_chart(same, level, figures.describe(run.config, f"{run.tag} · {note}")),
+                    "init-layers")
+        p = run.config.pruning
+        imp_rule = (f"IMP here ranks all weights together too ({p.rate_global:.0%} a level)" if p.strategy == "global"
+                    else f"IMP prunes each layer at its own rate ("
+                         + (f"conv {p.rate_conv:.0%}, " if run.config.model.model != "lenet_300_100" else "")
+                         + f"fc {p.rate_fc:.0%}, output {p.rate_output:.0%} a level)")
+        st.caption(f"{imp_rule}; these methods rank all weights of all layers together, so each decides how sparse "
+                   "each layer gets. Bars near the bottom: a layer almost cut off.")
 
     st.subheader("Sanity checks: does the mask know which weights matter?")
     table = common.load("init_table", run)

@@ -51,3 +51,25 @@ def sanity_chart(table: pd.DataFrame, subtitle: str = "") -> Chart:
                       margin=dict(t=fig.layout.margin.t + 35), height=fig.layout.height + 35)
     fig.update_annotations(font=FONT)
     return Chart(fig, table, "sanity_checks")
+
+
+def layer_chart(summary: pd.DataFrame, level: int, subtitle: str = "") -> Chart:
+    """% of each layer's weights kept by IMP's ticket and by each method's mask at one IMP level (means over
+    trials): the per-layer sparsities that, per the sanity checks, are all some of these masks carry."""
+    layers = [c for c in summary if c.startswith("remaining:")]
+    imp = summary[(summary.arm == "ticket") & (summary.level == level)].assign(method="imp")
+    found = summary[summary.arm.isin(list(METHOD_ARMS.values())[1:]) & (summary.get("imp_level") == level)]
+    rows = pd.concat([imp, found.assign(method=found.arm)], ignore_index=True)
+    data = (100 * rows.groupby("method", sort=False)[layers].mean()).rename(columns=lambda c: c.split(":", 1)[1])
+    data = data.dropna(axis=1, how="all").reindex([m for m in METHOD_ARMS if m in data.index])
+    fig = go.Figure()
+    for method, kept in data.iterrows():
+        fig.add_trace(go.Bar(x=list(kept.index), y=kept.values, name=method_name(method),
+                             marker_color=arms.colour(METHOD_ARMS[method]), text=[f"{v:.1f}" for v in kept.values],
+                             textposition="outside", hovertemplate=f"<b>{method_name(method)}</b><br>%{{x}}: "
+                                                                   "%{y:.2f}% of its weights kept<extra></extra>"))
+    fig.update_yaxes(range=[0, 112])
+    _layout(fig, "Where each method keeps its weights", subtitle, "Layer", "% of the layer's weights kept",
+            height=520, legend_rows=1)
+    fig.update_layout(barmode="group")
+    return Chart(fig, data.reset_index().assign(level=level), f"kept_per_layer_level{level}")
