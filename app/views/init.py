@@ -47,9 +47,12 @@ elif mine is not None and (data := common.load("summary", run)) is not None:
     if done < total:
         st.caption(f"{done} of {total} (level, trial) units of these sweeps are finished; the charts fill in as they do.")
 
-    st.subheader("Accuracy: pruned at init vs IMP")
     found = [a for a in data.arm.unique() if arms.get(a) is not None and arms.get(a).mask == "scored"
              and arms.get(a).init == "rewind"]
+    if not found:
+        st.info("No level of these sweeps has finished yet: this page fills in as they do.")
+        st.stop()
+    st.subheader("Accuracy: pruned at init vs IMP")
     present = sorted({"ticket", "random_prune", "reinit", *found} & set(data.arm), key=arms.order)
     checks = st.toggle("Show the sanity checks too", key="init_checks",
                        help="Dashed: each method's mask shuffled within its layers. Dotted: its mask on re-drawn weights.")
