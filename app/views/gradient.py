@@ -120,7 +120,8 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
                            "seconds": "seconds", "level": "level / point", "trials": "trials"})
         st.caption("Model-iterations per trial: one model trained for one iteration counts one. IMP's ticket at level L "
                    "needs its whole chain (L + 1 trainings); one-shot needs the dense training and its own; a "
-                   "gate or continuous-sparsification mask needs its search plus, for weak tickets, one retraining. "
+                   "gate or continuous-sparsification mask needs its search plus, for weak tickets, one retraining; a mask "
+                   "pruned at initialization (SNIP, GraSP, SynFlow), one training (scoring it takes seconds). "
                    "IMP's rows are over the trials the sweeps ran on (same θ0 and data order). Seconds are each "
                    "model's share of its batch's wall time; blank where a ticket's chain trained on more than one "
                    "device, since a CPU's and a GPU's seconds do not add up.")
