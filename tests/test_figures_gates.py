@@ -83,8 +83,11 @@ def test_gate_arm_styles_pair_strong_and_weak():
         assert arms.colour(strong) != arms.colour(weak)
         assert (arms.marker(strong), arms.marker(weak)) == ("diamond", "circle")
         assert "strong" in arms.label(strong) and "weak" in arms.label(weak)
-    colours = [arms.colour(a) for a in arms.REGISTRY]
+    # every arm drawn solid has a colour of its own; a sanity check (lth prune-init) shares its method's, dashed
+    colours = [arms.colour(a) for a in arms.REGISTRY if arms.dash(a) == "solid"]
     assert len(set(colours)) == len(colours)
+    styles = [(arms.colour(a), arms.marker(a), arms.dash(a)) for a in arms.REGISTRY]
+    assert len(set(styles)) == len(styles)
 
 
 # --- on the gated fixture run -----------------------------------------------------------------
