@@ -20,6 +20,7 @@ from lth.core import paths  # noqa: E402
 from lth.core.config import ConfigError  # noqa: E402
 from lth.report import export, figures  # noqa: E402
 from lth.runs import results, tables  # noqa: E402
+from lth.runs import stability as stability_mod  # noqa: E402
 
 GATE_ARMS_HELP = (
     "- **Gates, strong (θ₀ frozen)**: a mask *learned* by gradient descent (Gaussian or hard-concrete gates) "
@@ -102,11 +103,27 @@ def init_table(path: str, stamp: float) -> pd.DataFrame:
     return tables.init_table(results.Run(Path(path)))
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def stability(path: str, stamp: float) -> pd.DataFrame:
+    return stability_mod.summary(results.Run(Path(path)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def stability_paths(path: str, points: tuple[int, ...], stamp: float) -> pd.DataFrame:
+    return stability_mod.path_errors(results.Run(Path(path)), list(points))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def ticket_gain(path: str, trials: tuple[int, ...], stamp: float) -> pd.DataFrame:
+    return stability_mod.ticket_gain(results.Run(Path(path)), list(trials))
+
+
 def load(kind: str, run: results.Run, *args):
-    """Cached per-run data (summary, curves, masks, sweep_masks, weight_hist, methods, cost_table, init_table); None
-    with a visible error if damaged."""
+    """Cached per-run data (summary, curves, masks, sweep_masks, weight_hist, methods, cost_table, init_table,
+    stability, stability_paths, ticket_gain); None with a visible error if damaged."""
     fn = {"summary": summary, "curves": curves, "masks": masks, "sweep_masks": sweep_masks, "weight_hist": weight_hist,
-          "methods": methods, "cost_table": cost_table, "init_table": init_table}[kind]
+          "methods": methods, "cost_table": cost_table, "init_table": init_table, "stability": stability,
+          "stability_paths": stability_paths, "ticket_gain": ticket_gain}[kind]
     try:
         return fn(str(run.path), *args, _stamp(str(run.path)))
     except (OSError, ValueError, KeyError) as err:

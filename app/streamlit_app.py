@@ -21,6 +21,7 @@ page = st.navigation({
         st.Page("views/masks.py", title="Masks", icon=":material/grid_on:"),
         st.Page("views/gradient.py", title="Gradient-found tickets", icon=":material/tune:"),
         st.Page("views/init.py", title="Pruning at init", icon=":material/start:"),
+        st.Page("views/stability.py", title="Stability", icon=":material/timeline:"),
     ],
     "Try it": [
         st.Page("views/lab.py", title="Pruning lab", icon=":material/science:"),

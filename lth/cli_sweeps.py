@@ -1,6 +1,6 @@
-"""`python -m lth gates` and `python -m lth prune-init`: further arms found on an existing IMP run.
+"""`python -m lth gates`, `prune-init` and `stability`: further analyses of an existing IMP run.
 
-Both add a method's sweep to a run (methods/<method>/), from the run's own θ0 and data order, resumable.
+Each adds a sweep to a run (methods/<method>/), from the run's own θ0 and data order, resumable.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from .core import devices, paths
 from .core.config import ConfigError
 from .core.gate_config import GateConfig
 from .core.init_config import METHODS, PAPER_LEVELS, InitConfig
+from .core.stability_config import StabilityConfig
 
 RUN_ARG_HELP = "the IMP run to add the arms to: a run folder, a folder holding one run, or a run-id prefix"
 
@@ -26,6 +27,11 @@ def add_commands(sub, dataclass_flags, location_flags) -> None:
                                              "levels, with the sanity checks, as further arms")
     _common(init, location_flags)
     dataclass_flags(init.add_argument_group(f"sweep (the paper's LeNet levels: --levels {PAPER_LEVELS})"), InitConfig)
+
+    stab = sub.add_parser("stability", help="instability analysis of a run: copies forked at iteration k with "
+                                            "different data orders, the error on the straight line between them")
+    _common(stab, location_flags)
+    dataclass_flags(stab.add_argument_group("analysis"), StabilityConfig)
 
 
 def _common(p: argparse.ArgumentParser, location_flags) -> None:
@@ -92,4 +98,15 @@ def cmd_prune_init(args) -> int:
     return 0
 
 
-HANDLERS = {"gates": cmd_gates, "prune-init": cmd_prune_init}
+def cmd_stability(args) -> int:
+    from .runs import results
+    from .tickets import stability
+
+    scfg = StabilityConfig(**_given(args, StabilityConfig))
+    run_dir = results.resolve(args.run, paths.runs_dir(args.runs_dir))
+    sdir = stability.run(run_dir, scfg, _options(args))
+    print(f"stability analysis finished: {sdir}")
+    return 0
+
+
+HANDLERS = {"gates": cmd_gates, "prune-init": cmd_prune_init, "stability": cmd_stability}

@@ -33,13 +33,14 @@ TITLES = {
     "masks": "What does the ticket keep?",
     "gradient": "Tickets found by gradient descent",
     "init": "Why not prune at the start?",
+    "stability": "Why tickets win: stability",
     "lab": "Pruning lab",
     "export": "Figures for this run",
 }
 # Plotly charts each page draws for the synthetic run (export draws none, it offers a zip).
-# The synthetic run has no gate or pruning-at-init sweep: those pages explain how to add one and draw nothing.
+# The synthetic run has no gate, pruning-at-init or stability sweep: those pages explain how to add one and draw nothing.
 CHARTS = {"start": 1, "accuracy": 1, "early_stopping": 2, "paper": 0, "weights": 3, "masks": 6, "gradient": 0,
-          "init": 0, "lab": 1, "export": 0}
+          "init": 0, "stability": 0, "lab": 1, "export": 0}
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `lth` importa
 # subprocesses inherit it and compute bit-for-bit what this process computes.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from helpers import GATE_SWEEPS, INIT_SWEEPS, SMALL, FinishedRun, options  # noqa: E402
+from helpers import GATE_SWEEPS, INIT_SWEEPS, SMALL, STABILITY, FinishedRun, options  # noqa: E402
 
 from lth.core import config  # noqa: E402
 from lth.engine import data  # noqa: E402
-from lth.tickets import gate_search, init_search, lottery  # noqa: E402
+from lth.tickets import gate_search, init_search, lottery, stability  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -67,13 +67,15 @@ def gated_run(tmp_path_factory, isolated_env) -> FinishedRun:
 
 @pytest.fixture(scope="session")
 def init_run(finished_run, tmp_path_factory) -> FinishedRun:
-    """A copy of `finished_run` plus SNIP, GraSP and SynFlow with their sanity checks at levels 1 and 2, trial 0.
+    """A copy of `finished_run` plus SNIP, GraSP and SynFlow with their sanity checks at levels 1 and 2, trial 0,
+    and a small stability analysis (STABILITY).
 
     Shared: read it, never write into it.
     """
     path = Path(shutil.copytree(finished_run.path, tmp_path_factory.mktemp("init_runs") / finished_run.path.name))
     for icfg in INIT_SWEEPS:
         init_search.run(path, icfg, options())
+    stability.run(path, STABILITY, options())
     return FinishedRun(finished_run.config, path.parent, path, finished_run.dataset)
 
 

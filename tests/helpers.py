@@ -15,6 +15,7 @@ from lth.core import config
 from lth.core.gate_config import GateConfig
 from lth.core.init_config import InitConfig
 from lth.core.paths import PROJECT_ROOT
+from lth.core.stability_config import StabilityConfig
 from lth.engine import data
 from lth.runs import results
 from lth.tickets import lottery
@@ -32,6 +33,8 @@ GATE_SWEEPS = [
 GATE_ARMS = {arm for g in GATE_SWEEPS for arm in g.arms}
 # Every pruning-at-init method with its sanity checks, at the SMALL run's levels 1 and 2 (SynFlow in 5 rounds).
 INIT_SWEEPS = [InitConfig(method=m, levels="1,2", synflow_rounds=5) for m in ("snip", "grasp", "synflow")]
+# A small instability analysis of the SMALL run: dense and ticket level 2, forked at k = 0 and 50.
+STABILITY = StabilityConfig(levels="0,2", rewinds="0,50", points=5, train_eval_examples=200)
 
 
 def options(**kw) -> lottery.RunOptions:

@@ -1,4 +1,4 @@
-"""The app with pruning-at-init arms: the 'Pruning at init' page, and arm groups on the Accuracy page."""
+"""The app on a run with pruning-at-init arms and a stability analysis: their pages, arm groups on Accuracy."""
 
 from __future__ import annotations
 
@@ -79,3 +79,34 @@ def test_accuracy_page_groups_arms_and_starts_without_the_checks(page):
 def test_gradient_page_leaves_pruning_at_init_out(page):
     at = page("gradient")
     assert any("no gradient-found masks yet" in m.value for m in at.info)
+
+
+def test_stability_page_draws_the_path_the_barriers_and_the_match(page, init_run):
+    from lth.runs import stability
+
+    at = page("stability")
+    shown = charts(at)
+    assert set(shown) == {"chart-st-path", "chart-st-k", "chart-st-sparsity"}
+    assert {t["name"] for t in shown["chart-st-path"]["data"] if t.get("name")} == {"forked at k = 0",
+                                                                                     "forked at k = 50"}
+    forks = stability.summary(init_run.run)
+    assert len(at.dataframe[0].value) == len(forks) == 4  # one trial: a row per fork
+    at.selectbox(key="st_network").set_value(("ticket", 2)).run()
+    assert not at.exception
+    assert "level 2" in charts(at)["chart-st-path"]["layout"]["title"]["text"]
+    at.radio(key="st_metric").set_value("train_error").run()
+    assert charts(at)["chart-st-path"]["layout"]["yaxis"]["title"]["text"] == "Train error (%)"
+
+
+def test_pages_without_an_analysis_show_the_command(page, monkeypatch, store_without_sweeps):
+    monkeypatch.setenv("LTH_PRETRAINED_DIR", str(store_without_sweeps.shipped))
+    st.cache_data.clear()
+    at = page("stability")
+    assert not charts(at) and "python -m lth stability" in at.code[0].value
+    at = page("init")
+    assert not charts(at) and at.code[0].value.count("python -m lth prune-init") == 3
+
+
+@pytest.fixture(scope="module")
+def store_without_sweeps(finished_run, tmp_path_factory):
+    return make_store(finished_run.path, tmp_path_factory.mktemp("plain_store"))

@@ -138,7 +138,7 @@ def test_every_arm_trains_at_imp_counts_with_exact_shuffles(pai_run):
 
 def test_methods_table_names_both_families(pai_run):
     methods = pai_run.methods()
-    assert set(methods.family) == {"init"} and set(methods.state) == {"done"}
+    assert set(methods.family) == {"init", "stability"} and set(methods.state) == {"done"}
     assert (methods.units_done == methods.units).all()
     assert all(arms.group(a) == "Pruned at initialization" for a in pai_run.summary().arm if not arms.is_imp_family(a))
 
@@ -171,7 +171,7 @@ def test_store_reads_a_damaged_method_file_as_a_problem(pai_run, tmp_path):
     shutil.copytree(pai_run.path, path)
     paths.method_file(paths.method_dir(path, "grasp")).write_text("{not json")
     run = results.Run(path)
-    assert set(run.methods().method) == {"snip", "synflow"}
+    assert set(run.methods().method) == {"snip", "synflow", "stability"}
     assert any("grasp" in p for p in run.problems)
     assert store.finished_units(paths.method_dir(path, "snip"))
 

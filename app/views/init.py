@@ -73,7 +73,7 @@ elif mine is not None and (data := common.load("summary", run)) is not None:
                     "init-layers")
         p = run.config.pruning
         imp_rule = (f"IMP here ranks all weights together too ({p.rate_global:.0%} a level)" if p.strategy == "global"
-                    else f"IMP prunes each layer at its own rate ("
+                    else "IMP prunes each layer at its own rate ("
                          + (f"conv {p.rate_conv:.0%}, " if run.config.model.model != "lenet_300_100" else "")
                          + f"fc {p.rate_fc:.0%}, output {p.rate_output:.0%} a level)")
         st.caption(f"{imp_rule}; these methods rank all weights of all layers together, so each decides how sparse "

@@ -116,6 +116,16 @@ def method_file(method_dir: Path) -> Path:
     return method_dir / "method.json"
 
 
+def stability_dir(run: Path) -> Path:
+    """The instability analysis of a run (lth stability): its units are forks, points/point_PP/trial_TT."""
+    return method_dir(run, "stability")
+
+
+def unit_path(run: Path, point: int, trial: int) -> Path:
+    """A fork's errors along the straight line between its copies (lth stability)."""
+    return unit_dir(run, point, trial) / "path.parquet"
+
+
 def learned_masks(method_dir: Path, trial: int) -> Path:
     """A trial's learned masks and search curves: kept so a killed retraining resumes without relearning."""
     return method_dir / "plan" / f"trial_{trial:02d}.npz"

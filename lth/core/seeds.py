@@ -41,6 +41,10 @@ class Streams:
         """A trial's data order (lth.engine.train.BatchOrder draws from generator(*key, "data_order"))."""
         return (self.base, trial)
 
+    def copy_order_key(self, trial: int, copy: int) -> tuple:
+        """A stability copy's own data order after its fork (lth stability): distinct per copy, shared by forks."""
+        return (self.base, trial, "stability copy", copy)
+
     def member(self, arm: str, trial: int, level: int, replicate: int) -> torch.Generator:
         """An arm's own draw at a level: a control's fresh initialisation or its random mask."""
         return generator(self.base, trial, arm, level, replicate)

@@ -1,5 +1,5 @@
-"""A method's sweep stored under its IMP run (methods/<method>/method.json): a gate sweep or a
-pruning-at-initialization sweep, told apart by the key its settings are stored under.
+"""A method's sweep stored under its IMP run (methods/<method>/method.json): a gate sweep, a
+pruning-at-initialization sweep or an instability analysis, told apart by the key its settings are stored under.
 
 Torch-free: the app reads it. lth.tickets.gate_search and lth.tickets.init_search compute them.
 """
@@ -13,10 +13,11 @@ from . import paths, store
 from .config import ConfigError
 from .gate_config import GateConfig
 from .init_config import InitConfig
+from .stability_config import StabilityConfig
 
-Spec = GateConfig | InitConfig
-KEYS = {"gates": GateConfig, "init": InitConfig}  # method.json's key -> the settings stored under it
-FAMILIES = {"gates": "gradient", "init": "init"}  # which arms.GROUPS kinds a sweep's arms are
+Spec = GateConfig | InitConfig | StabilityConfig
+KEYS = {"gates": GateConfig, "init": InitConfig, "stability": StabilityConfig}  # method.json's key -> its settings
+FAMILIES = {"gates": "gradient", "init": "init", "stability": "stability"}  # which arms.GROUPS kinds its arms are
 
 
 def key_of(spec: Spec) -> str:
@@ -53,3 +54,12 @@ def create(run_dir: Path, spec: Spec) -> Path:
         store.write_json(paths.method_file(mdir), {"method_id": spec.method_id, key_of(spec): dataclasses.asdict(spec)})
         store.write_status(mdir, state="pending")
     return mdir
+
+
+def units_of(spec: Spec, config) -> list:
+    """What a sweep's points are, in order (point p is the (p - 1)th): λ or s0 values, IMP levels, or forks."""
+    if isinstance(spec, GateConfig):
+        return spec.values
+    if isinstance(spec, InitConfig):
+        return spec.points(config.experiment.levels)
+    return [pair.label for pair in spec.pairs(config)]

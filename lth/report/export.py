@@ -14,9 +14,10 @@ import zipfile
 from pathlib import Path
 
 from ..core import arms
+from ..runs import stability
 from ..runs.results import Run
 from ..runs.tables import cost_note, cost_table, init_table, nearest_level
-from . import figures, gate_figures, init_figures, mask_figures
+from . import figures, gate_figures, init_figures, mask_figures, stability_figures
 from .figures import Chart
 
 FORMATS = ("png", "svg", "html", "csv")
@@ -93,7 +94,23 @@ def run_charts(run: Run) -> list[Chart]:
         table = init_table(run)
         if not table.empty:
             charts.append(init_figures.sanity_chart(table, sub))
+        charts += stability_charts(run, sub)
     return charts
+
+
+def stability_charts(run: Run, sub: str) -> list[Chart]:
+    """With a stability analysis: the path of each network forked (every k), barrier vs k, barrier vs sparsity."""
+    forks = stability.summary(run)
+    if forks.empty:
+        return []
+    charts = []
+    for (arm, level), rows in forks.groupby(["arm", "level"], sort=False):
+        name = stability_figures.fork_name(arm, level, rows.percent_remaining.iloc[0])
+        chart = stability_figures.path_chart(stability.path_errors(run, sorted(rows.point.unique())), rows,
+                                             subtitle=f"{name} · {sub}")
+        charts.append(Chart(chart.figure, chart.data, f"{chart.name}_{arm}_level{level}"))
+    gain = stability.ticket_gain(run, sorted(forks.trial.unique()))
+    return charts + [stability_figures.barrier_chart(forks, sub), stability_figures.barrier_vs_sparsity(forks, gain, sub)]
 
 
 def gate_charts(run: Run, summary, sub: str) -> list[Chart]:

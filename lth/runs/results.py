@@ -16,7 +16,6 @@ import pandas as pd
 from ..core import paths, store, sweeps
 from ..core.config import Config, ConfigError
 from ..core.gate_config import RULES as GATE_RULES
-from ..core.gate_config import GateConfig
 from ..core.init_config import RULES as INIT_RULES
 
 
@@ -95,14 +94,14 @@ class Run:
         for mdir in self.method_dirs():
             try:
                 spec = sweeps.read(mdir)
-                points = spec.values if isinstance(spec, GateConfig) else spec.points(self.config.experiment.levels)
+                points = sweeps.units_of(spec, self.config)
             except ConfigError as err:
                 self.problems.append(f"{mdir.name}: {err}")
                 continue
-            gates = isinstance(spec, GateConfig)
-            rows.append({"method": spec.method, "family": sweeps.FAMILIES[sweeps.key_of(spec)], "arms": list(spec.arms),
-                         "sweep": points, "rule": (GATE_RULES if gates else INIT_RULES)[spec.method],
-                         "gate_iterations": spec.gate_iterations if gates else 0, "trials": spec.trials,
+            key = sweeps.key_of(spec)
+            rows.append({"method": spec.method, "family": sweeps.FAMILIES[key], "arms": list(spec.arms),
+                         "sweep": points, "rule": {"gates": GATE_RULES, "init": INIT_RULES}.get(key, {}).get(spec.method, ""),
+                         "gate_iterations": getattr(spec, "gate_iterations", 0), "trials": spec.trials,
                          "path": str(mdir), "state": store.read_status(mdir).get("state", "unknown"),
                          "units_done": len(store.finished_units(mdir)), "units": spec.trials * len(points)})
         return pd.DataFrame(rows)
@@ -110,7 +109,8 @@ class Run:
     def _sources(self, imp: bool = True, sweeps: bool = True) -> list[tuple[Path, str, set[tuple[int, int]]]]:
         """(folder, "level" or "point", its finished units): the IMP run's levels, then each sweep's points."""
         out = [(self.path, "level", self.units)] if imp else []
-        return out + ([(m, "point", store.finished_units(m)) for m in self.method_dirs()] if sweeps else [])
+        found = [m for m in self.method_dirs() if m != paths.stability_dir(self.path)]  # its units hold no arm
+        return out + ([(m, "point", store.finished_units(m)) for m in found] if sweeps else [])
 
     def _summaries(self):
         for folder, kind, units in self._sources():

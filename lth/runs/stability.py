@@ -1,0 +1,62 @@
+"""An instability analysis read back (lth stability; lth.tickets.stability computes it): barriers and paths."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..core import paths, store
+from . import tables
+from .results import Run
+
+
+def summary(run: Run) -> pd.DataFrame:
+    """One row per fork (arm, level, k) and trial: % remaining, the train and test barriers (means over the pairs of
+    copies, in %), the copies' mean test error at the path's ends (%) and how many pairs were compared."""
+    sdir = paths.stability_dir(run.path)
+    rows = []
+    for point, trial in sorted(store.finished_units(sdir)):
+        try:
+            blob = store.read_json(paths.unit_summary(sdir, point, trial))
+            pairs = pd.DataFrame(blob["pairs"])
+            rows.append({"point": point, "trial": trial, "arm": blob["arm"], "level": blob["level"], "k": blob["k"],
+                         "percent_remaining": 100 * blob["remaining"],
+                         "train_barrier": 100 * pairs.train_barrier.mean(),
+                         "test_barrier": 100 * pairs.test_barrier.mean(),
+                         "end_test_error": 100 * pairs.test_error_ends.map(lambda e: sum(e) / len(e)).mean(),
+                         "pairs": len(pairs)})
+        except (OSError, ValueError, KeyError, AttributeError) as err:
+            run.problems.append(f"stability point {point}, trial {trial}: summary.json unreadable ({err})")
+    return pd.DataFrame(rows)
+
+
+def path_errors(run: Run, points: list[int]) -> pd.DataFrame:
+    """Error (%) along the line between copies, every pair and trial of the given forks (long format)."""
+    sdir = paths.stability_dir(run.path)
+    frames = [pd.read_parquet(paths.unit_path(sdir, p, t)) for p, t in sorted(store.finished_units(sdir))
+              if p in points]
+    if not frames:
+        return pd.DataFrame()
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.assign(train_error=100 * frame.train_error, test_error=100 * frame.test_error)
+
+
+def ticket_gain(run: Run, trials: list[int]) -> pd.DataFrame:
+    """Per IMP level: % remaining and the ticket's test accuracy at early stop minus the dense network's (points),
+    means over the given trials (the analysis's own)."""
+    s = tables.imp_rows(run.summary())
+    if s.empty:
+        return pd.DataFrame(columns=["level", "percent_remaining", "gain"])
+    ticket = s[(s.arm == "ticket") & s.trial.isin(trials)].groupby("level")
+    acc = 100 * ticket.test_acc_at_early_stop.mean()
+    return pd.DataFrame({"percent_remaining": ticket.percent_remaining.mean(), "gain": acc - acc.get(0, float("nan"))}
+                        ).reset_index()
+
+
+def barrier_table(forks: pd.DataFrame) -> pd.DataFrame:
+    """Per network and k: % remaining, mean test and train barriers (points), the copies' test error, trials."""
+    if forks.empty:
+        return forks
+    return forks.groupby(["arm", "level", "k"], sort=False).agg(
+        percent_remaining=("percent_remaining", "mean"), test_barrier=("test_barrier", "mean"),
+        train_barrier=("train_barrier", "mean"), end_test_error=("end_test_error", "mean"),
+        trials=("trial", "nunique")).reset_index()

@@ -1,0 +1,166 @@
+"""Instability analysis: do copies of a network, trained from the same weights with different data orders,
+end in one linearly connected region? (Frankle et al. 2020; ../shared/PAPER.md, "Late rewinding and instability".)
+
+For each fork (arm, level, k) of a trial: the arm's mask at that IMP level (level 0: the dense net) on its
+initial weights, trained with the run's protocol and the trial's own data order up to iteration k; there it
+forks into `copies` copies, copy c drawing its batches from its own order, each trained to the run's last
+iteration. Every pair of copies is then evaluated on the straight line between them, w_a + α(w_b − w_a): train
+and test error at `points` evenly spaced α. The barrier is the highest error on the line minus the mean of its
+two ends' errors: 0 means the copies are linearly connected (stable).
+
+All forks of a trial train as one stack, so a trial is the unit of computation; each fork is written as its own
+unit (methods/stability/points/point_PP/trial_TT). A killed analysis trains its unfinished trials' whole stacks
+again, so resumed numbers equal an uninterrupted run's. Up to iteration k a fork follows the run's own
+trajectory; bit for bit only at k = 0 (θ0 itself), since batched products may round differently in a stack of
+another size than the IMP run's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..core import devices, paths, store, sweeps
+from ..core.config import Config, ConfigError
+from ..core.seeds import Streams
+from ..core.stability_config import Pair, StabilityConfig
+from ..engine import data as data_mod
+from ..engine import models, pruning
+from ..engine.train import BatchOrder, Cancelled, Stack, evaluate
+from . import records
+from .lottery import RunOptions
+
+log = logging.getLogger("lth")
+
+
+def run(run_dir: Path, scfg: StabilityConfig, options: RunOptions = RunOptions()) -> Path:
+    """Compute (or finish, or just open) `scfg`'s analysis of the run in `run_dir`; returns its folder."""
+    config = store.read_config(run_dir)
+    pairs = scfg.pairs(config)  # refuses levels or k the run does not have, before any work
+    missing = sorted({(p.level, t) for p in pairs for t in range(scfg.trials) if p.level > 0}
+                     - store.finished_units(run_dir))
+    if missing:
+        raise ConfigError(f"the run has not finished level {missing[0][0]} of trial {missing[0][1]}, whose mask "
+                          "the analysis forks; finish the run first, or choose its finished levels and trials")
+    device = devices.resolve(options.device)
+    dataset = data_mod.load(config.data, options.data_dir, device, options.download)
+    sdir = sweeps.create(run_dir, scfg)
+    return records.compute_sweep(sdir, device,
+                                 lambda: Analysis(config, scfg, pairs, run_dir, sdir, dataset, device, options.progress))
+
+
+class ForkedOrder:
+    """Model i draws the trial's own batches (`shared`) before iteration forks[i], its own key's after."""
+
+    def __init__(self, shared: tuple, own: list, forks: list[int], n: int, batch: int, device):
+        self.shared = BatchOrder([shared] * len(own), n, batch, device)
+        self.own = BatchOrder(own, n, batch, device)
+        self.forks = torch.tensor(forks, device=device).view(-1, 1)
+
+    def indices(self, iteration: int) -> torch.Tensor:
+        return torch.where(iteration < self.forks, self.shared.indices(iteration), self.own.indices(iteration))
+
+
+class Analysis:
+    def __init__(self, config: Config, scfg: StabilityConfig, pairs: list[Pair], run_dir: Path, sdir: Path,
+                 dataset, device, show_progress: bool = True):
+        self.config, self.s, self.pairs, self.run_dir, self.sdir = config, scfg, pairs, run_dir, sdir
+        self.data, self.device = dataset, device
+        self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
+        self.streams = Streams(config.experiment.seed)
+        total = len(self.todo()) * len(pairs) * scfg.copies * config.training.iterations
+        self.progress = records.Progress(sdir, total, show_progress)
+
+    def todo(self) -> list[int]:
+        done = store.finished_units(self.sdir)
+        return [t for t in range(self.s.trials) if any((p, t) not in done for p in range(1, len(self.pairs) + 1))]
+
+    def run(self) -> None:
+        for trial in self.todo():
+            started = time.time()
+            final, masks = self.train(trial)
+            trained = time.time() - started
+            for p, pair in enumerate(self.pairs):
+                rows = slice(p * self.s.copies, (p + 1) * self.s.copies)
+                remaining = float(pruning.remaining(pruning.select(masks, rows))[0][0])
+                self.write_unit(p + 1, trial, pair, {n: v[rows] for n, v in final.items()}, remaining,
+                                trained / len(self.pairs))
+            log.info("stability, trial %d done in %.1fs", trial, time.time() - started)
+        self.progress.close()
+
+    # --- training the copies ------------------------------------------------------------
+    def start(self, pair: Pair, trial: int) -> tuple[models.Params, pruning.Masks]:
+        """The fork's initial weights and mask (its network before any training)."""
+        if pair.arm == "reinit":
+            params = self.model.init([self.streams.member("reinit", trial, pair.level, 0)], self.device)
+        else:
+            params = self.model.init([self.streams.init(trial)], self.device)
+        if pair.level == 0:
+            return params, pruning.dense_masks(self.model, 1, self.device)
+        stored = store.read_masks(paths.unit_masks(self.run_dir, pair.level, trial))[("ticket", trial, 0)]
+        return params, {n: torch.from_numpy(m).unsqueeze(0).to(self.device) for n, m in stored.items()}
+
+    def train(self, trial: int) -> tuple[models.Params, pruning.Masks]:
+        """Every fork's copies of a trial as one stack, to the run's last iteration: their final weights, masks."""
+        starts = [self.start(pair, trial) for pair in self.pairs for _ in range(self.s.copies)]
+        params = {n: torch.cat([p[n] for p, _ in starts]) for n in starts[0][0]}
+        masks = pruning.stack([m for _, m in starts])
+        cfg = self.config.training
+        stack = Stack(self.model, params, masks, self.data, cfg, [self.streams.order_key(trial)] * len(starts))
+        own = [self.copy_order(trial, c) for _ in self.pairs for c in range(self.s.copies)]
+        stack.order = ForkedOrder(self.streams.order_key(trial), own, [p.k for p in self.pairs for _ in
+                                  range(self.s.copies)], len(self.data.x_train), cfg.batch_size, self.device)
+        self.progress.start_level(0, len(starts))
+        for it in range(cfg.iterations):
+            stack.step(it)
+            if (it + 1) % cfg.eval_every == 0 or it + 1 == cfg.iterations:
+                self.progress.at_eval(it + 1)
+                if self.progress.cancelled():
+                    raise Cancelled("cancelled")
+        return stack.params(), masks
+
+    def copy_order(self, trial: int, copy: int) -> tuple:
+        """Copy c's own data order after the fork: the same for every fork of a trial, distinct between copies."""
+        return self.streams.copy_order_key(trial, copy)
+
+    # --- the paths between copies ---------------------------------------------------------
+    def path(self, a: models.Params, b: models.Params) -> pd.DataFrame:
+        """Train and test error at each α on w_a + α(w_b − w_a); identical copies give identical networks."""
+        alphas = torch.linspace(0, 1, self.s.points, device=self.device)
+        line = {n: a[n] + alphas.view(-1, *[1] * (a[n].dim() - 1)) * (b[n] - a[n]) for n in a}
+        n = self.s.train_eval_examples or len(self.data.x_train)
+        _, train_acc = evaluate(self.model, line, self.data.x_train[:n], self.data.y_train[:n])
+        _, test_acc = evaluate(self.model, line, self.data.x_test, self.data.y_test)
+        return pd.DataFrame({"alpha": alphas.cpu().numpy(), "train_error": 1 - train_acc.cpu().numpy(),
+                             "test_error": 1 - test_acc.cpu().numpy()})
+
+    def write_unit(self, point: int, trial: int, pair: Pair, copies: models.Params, remaining: float,
+                   seconds: float) -> None:
+        frames, rows = [], []
+        for i, j in itertools.combinations(range(self.s.copies), 2):
+            line = self.path({n: v[i:i + 1] for n, v in copies.items()}, {n: v[j:j + 1] for n, v in copies.items()})
+            frames.append(line.assign(copy_a=i, copy_b=j))
+            rows.append({"copy_a": i, "copy_b": j, **{f"{kind}_barrier": barrier(line[f"{kind}_error"].to_numpy())
+                                                      for kind in ("train", "test")},
+                         "test_error_ends": [float(line.test_error.iloc[0]), float(line.test_error.iloc[-1])]})
+        summary = {"point": point, "trial": trial, "rows": [], "arm": pair.arm, "level": pair.level, "k": pair.k,
+                   "remaining": remaining, "pairs": rows, "models": self.s.copies,
+                   "model_iterations": self.s.copies * self.config.training.iterations, "seconds": round(seconds, 2),
+                   "execution": {"device": devices.describe(self.device), "stack": len(self.pairs) * self.s.copies,
+                                 "trials_together": 1}}
+        frame = pd.concat(frames, ignore_index=True).assign(point=point, trial=trial)
+        store.write_parquet(paths.unit_path(self.sdir, point, trial), frame)
+        store.write_json(paths.unit_summary(self.sdir, point, trial), summary)
+        store.write_status(self.sdir, units_done=len(store.finished_units(self.sdir)))
+
+
+def barrier(errors: np.ndarray) -> float:
+    """The highest error on the path minus the mean of its two ends' (PAPER.md's definition)."""
+    return float(errors.max() - (errors[0] + errors[-1]) / 2)
+
