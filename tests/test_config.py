@@ -41,7 +41,8 @@ def test_fields_at_default_do_not_enter_the_hash():
 def test_every_non_default_value_changes_the_run_id():
     base = Config()
     changed = [base.override(levels=3), base.override(lr=1e-3), base.override(seed=1), base.override(trials=2),
-               base.override(rate_fc=0.3), base.override(one_shot=False), base.override(model="conv2")]
+               base.override(rate_fc=0.3), base.override(one_shot=False), base.override(model="conv2"),
+               base.override(data_order="fresh")]
     ids = {c.run_id for c in changed} | {base.run_id}
     assert len(ids) == len(changed) + 1
 

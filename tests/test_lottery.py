@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -266,6 +267,33 @@ def test_the_seed_changes_the_data_order(tmp_path, monkeypatch):
         with pytest.raises(Seen):
             lottery.Lottery(cfg, tmp_path / str(seed), dataset, CPU, show_progress=False).run_level(0, [0])
     assert not torch.equal(first_batches[0], first_batches[1])
+
+
+@pytest.mark.parametrize("data_order", ["shared", "fresh"])
+def test_data_order_is_the_trials_own_or_each_level_and_arms(finished_run, tmp_path, monkeypatch, data_order):
+    seen = {}
+
+    class Seen(Exception):
+        pass
+
+    def spy(model, params, masks, dataset, cfg, order_keys, **kw):
+        seen[level] = order_keys
+        raise Seen
+
+    monkeypatch.setattr(lottery, "train", spy)
+    cfg, dataset = finished_run.config.override(data_order=data_order), finished_run.dataset
+    path = shutil.copytree(finished_run.path, tmp_path / "run")  # its levels 0-1: the masks levels 1-2 start from
+    imp = lottery.Lottery(cfg, path, dataset, CPU, show_progress=False)
+    for level in (1, 2):
+        with pytest.raises(Seen):
+            imp.run_level(level, [0, 1])
+    members = imp.members(1, [0, 1])
+    if data_order == "shared":  # today's: every level and arm of a trial sees the trial's batches
+        assert seen[1] == seen[2] == [(0, m.trial) for m in members]
+    else:
+        assert len(set(seen[1])) == len(members) and not set(seen[1]) & set(seen[2])
+        batches = train.BatchOrder(seen[1], len(dataset.x_train), cfg.training.batch_size, "cpu").indices(0)
+        assert len({tuple(b.tolist()) for b in batches}) == len(members)
 
 
 def test_divergence_marks_the_run_failed(tmp_path):

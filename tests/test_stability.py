@@ -81,7 +81,7 @@ def test_a_paths_ends_are_the_copies_own_errors(finished_run, tmp_path):
 
 
 def test_copies_follow_the_runs_own_order_until_the_fork():
-    order = stability.ForkedOrder(("run",), [("a",), ("b",)], [3, 3], n=50, batch=5, device="cpu")
+    order = stability.ForkedOrder([("run",), ("run",)], [("a",), ("b",)], [3, 3], n=50, batch=5, device="cpu")
     before = [order.indices(i) for i in range(3)]
     assert all(torch.equal(b[0], b[1]) for b in before)
     assert not torch.equal(order.indices(3)[0], order.indices(3)[1])

@@ -53,6 +53,9 @@ class TrainingConfig:
                             "validation loss are kept and tested once")
     train_eval_examples: int = _f(0, "training examples the final train accuracy is measured on: the first N of the "
                                      "(shuffled) training split; 0: all of it")
+    data_order: str = _f("shared", "batch order of a trial's trainings: shared (every level and arm of a trial sees "
+                                   "the same sequence of batches) or fresh (each level, arm and replicate its own)",
+                         ("shared", "fresh"))
 
 
 @dataclass(frozen=True)

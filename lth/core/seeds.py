@@ -37,9 +37,14 @@ class Streams:
         """A trial's initialisation θ0."""
         return generator(self.base, trial, "init")
 
-    def order_key(self, trial: int) -> tuple:
-        """A trial's data order (lth.engine.train.BatchOrder draws from generator(*key, "data_order"))."""
-        return (self.base, trial)
+    def order_key(self, trial: int, level: int | None = None, arm: str = "", replicate: int = 0) -> tuple:
+        """A trial's data order (lth.engine.train.BatchOrder draws from generator(*key, "data_order")): the trial's
+        shared one, or with a level that level's, arm's and replicate's own (--data-order fresh)."""
+        return (self.base, trial) if level is None else (self.base, trial, level, arm, replicate)
+
+    def run_order_key(self, data_order: str, trial: int, level: int, arm: str, replicate: int = 0) -> tuple:
+        """The order an IMP run trains one model with: the trial's shared order, or its own (data_order fresh)."""
+        return self.order_key(trial) if data_order == "shared" else self.order_key(trial, level, arm, replicate)
 
     def copy_order_key(self, trial: int, copy: int) -> tuple:
         """A stability copy's own data order after its fork (lth stability): distinct per copy, shared by forks."""

@@ -162,6 +162,9 @@ class Lottery:
             masks.append(mask_fns.make(arm.mask, at, m))
         return {n: torch.cat([p[n] for p in params]) for n in params[0]}, pruning.stack(masks)
 
+    def order_key(self, level: int, m: Member) -> tuple:
+        return self.streams.run_order_key(self.config.training.data_order, m.trial, level, m.arm, m.replicate)
+
     def run_level(self, level: int, trials: list[int]) -> None:
         started = time.time()
         members = self.members(level, trials)
@@ -172,7 +175,7 @@ class Lottery:
             part = slice(start, start + self.stack)
             self.progress.start_level(level, len(members[part]))
             chunks.append(train(self.model, {n: p[part] for n, p in params.items()}, pruning.select(masks, part),
-                                self.data, self.config.training, order_keys=[self.streams.order_key(m.trial) for m in members[part]],
+                                self.data, self.config.training, order_keys=[self.order_key(level, m) for m in members[part]],
                                 snapshot_at=rewind_at, hooks=self.progress.hooks))
         result = TrainResult.concat(chunks)
         seconds = (time.time() - started) / len(trials)

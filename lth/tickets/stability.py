@@ -56,10 +56,10 @@ def run(run_dir: Path, scfg: StabilityConfig, options: RunOptions = RunOptions()
 
 
 class ForkedOrder:
-    """Model i draws the trial's own batches (`shared`) before iteration forks[i], its own key's after."""
+    """Model i draws the batches of run_keys[i] (the IMP run's order) before iteration forks[i], of own[i] after."""
 
-    def __init__(self, shared: tuple, own: list, forks: list[int], n: int, batch: int, device):
-        self.shared = BatchOrder([shared] * len(own), n, batch, device)
+    def __init__(self, run_keys: list, own: list, forks: list[int], n: int, batch: int, device):
+        self.shared = BatchOrder(run_keys, n, batch, device)
         self.own = BatchOrder(own, n, batch, device)
         self.forks = torch.tensor(forks, device=device).view(-1, 1)
 
@@ -112,10 +112,13 @@ class Analysis:
         params = {n: torch.cat([p[n] for p, _ in starts]) for n in starts[0][0]}
         masks = pruning.stack([m for _, m in starts])
         cfg = self.config.training
-        stack = Stack(self.model, params, masks, self.data, cfg, [self.streams.order_key(trial)] * len(starts))
+        # before its fork a copy draws the batches the IMP run trained that network with (the dense net: level 0's)
+        run_keys = [self.streams.run_order_key(cfg.data_order, trial, p.level, "ticket" if p.level == 0 else p.arm)
+                    for p in self.pairs for _ in range(self.s.copies)]
+        stack = Stack(self.model, params, masks, self.data, cfg, run_keys)
         own = [self.copy_order(trial, c) for _ in self.pairs for c in range(self.s.copies)]
-        stack.order = ForkedOrder(self.streams.order_key(trial), own, [p.k for p in self.pairs for _ in
-                                  range(self.s.copies)], len(self.data.x_train), cfg.batch_size, self.device)
+        stack.order = ForkedOrder(run_keys, own, [p.k for p in self.pairs for _ in range(self.s.copies)],
+                                  len(self.data.x_train), cfg.batch_size, self.device)
         self.progress.start_level(0, len(starts))
         for it in range(cfg.iterations):
             stack.step(it)
