@@ -110,3 +110,4 @@ def test_pages_without_an_analysis_show_the_command(page, monkeypatch, store_wit
 @pytest.fixture(scope="module")
 def store_without_sweeps(finished_run, tmp_path_factory):
     return make_store(finished_run.path, tmp_path_factory.mktemp("plain_store"))
+

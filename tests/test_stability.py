@@ -137,3 +137,12 @@ def test_show_prints_and_export_draws_the_analysis(analysed, tmp_path):
     names = {c.name for c in export.stability_charts(results.Run(analysed), "")}
     assert names == {"stability_barrier_vs_k", "stability_barrier_vs_sparsity", "stability_path_test_error_ticket_level0",
                      "stability_path_test_error_ticket_level2", "stability_path_test_error_reinit_level2"}
+
+
+def test_a_damaged_path_leaves_only_its_chart_out_of_the_export(analysed, tmp_path):
+    from lth.report import export
+
+    path = shutil.copytree(analysed, tmp_path / "run")
+    paths.unit_path(paths.stability_dir(path), 1, 0).write_bytes(b"not parquet")
+    names = {c.name for c in export.stability_charts(results.Run(path), "")}
+    assert "stability_path_test_error_ticket_level0" not in names and "stability_barrier_vs_k" in names

@@ -47,6 +47,9 @@ elif mine is not None and (data := common.load("summary", run)) is not None:
     if done < total:
         st.caption(f"{done} of {total} (level, trial) units of these sweeps are finished; the charts fill in as they do.")
 
+    if data.empty:
+        st.info("No level of this run has finished yet: this page fills in as they do.")
+        st.stop()
     found = [a for a in data.arm.unique() if arms.get(a) is not None and arms.get(a).mask == "scored"
              and arms.get(a).init == "rewind"]
     if not found:

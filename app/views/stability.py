@@ -19,6 +19,11 @@ results and measure the error at each point.
 The follow-up work to the paper found that IMP's subnetworks reach the dense network's accuracy only when
 they are stable. On LeNet that already holds at k = 0, so rewinding to θ₀ works; deeper networks become stable
 only some iterations into training, which is why they need **late rewinding**.
+
+Here a sparse network's k is an iteration of **its own training** at that level (the ticket's mask on θ₀,
+trained with the run's protocol): how soon that training stops depending on the data order. With k = 0 this is
+the follow-up paper's experiment for tickets rewound to θ₀; it is not IMP with late rewinding, whose weights at k
+come from the dense network's training.
 """
 
 st.title("Why tickets win: stability")
@@ -29,9 +34,11 @@ if run is not None and (mine is None or mine.empty):
     st.markdown(ABOUT)
     st.info("This run has no stability analysis yet. Add one from the command line: it forks the dense network "
             "and the ticket's levels at each k you give, and trains the copies with the run's own protocol.")
-    top = run.config.experiment.levels
-    st.code(f"python -m lth stability {common.shown_path(run.path)} --levels 0,{max(1, top // 2)},{top} "
-            f"--rewinds 0,{run.config.training.eval_every} --masks ticket,reinit --data-dir {paths.data_dir()}",
+    top, t = run.config.experiment.levels, run.config.training
+    levels = ",".join(map(str, sorted({0, max(1, top // 2), top})))
+    rewinds = ",".join(map(str, sorted({0, min(t.eval_every, t.iterations - 1)})))
+    st.code(f"python -m lth stability {common.shown_path(run.path)} --levels {levels} --rewinds {rewinds} "
+            f"--masks ticket,reinit --data-dir {paths.data_dir()}",
             language="bash", wrap_lines=True)
     st.caption("`--copies N` trains N copies per fork (every pair is compared), `--points N` sets the points on "
                "each line; `python -m lth stability --help` lists every setting.")

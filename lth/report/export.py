@@ -106,8 +106,11 @@ def stability_charts(run: Run, sub: str) -> list[Chart]:
     charts = []
     for (arm, level), rows in forks.groupby(["arm", "level"], sort=False):
         name = stability_figures.fork_name(arm, level, rows.percent_remaining.iloc[0])
-        chart = stability_figures.path_chart(stability.path_errors(run, sorted(rows.point.unique())), rows,
-                                             subtitle=f"{name} · {sub}")
+        try:
+            errors = stability.path_errors(run, sorted(rows.point.unique()))
+        except (OSError, ValueError):
+            continue  # a damaged unit leaves its chart out
+        chart = stability_figures.path_chart(errors, rows, subtitle=f"{name} · {sub}")
         charts.append(Chart(chart.figure, chart.data, f"{chart.name}_{arm}_level{level}"))
     gain = stability.ticket_gain(run, sorted(forks.trial.unique()))
     return charts + [stability_figures.barrier_chart(forks, sub), stability_figures.barrier_vs_sparsity(forks, gain, sub)]

@@ -29,7 +29,7 @@ def sanity_chart(table: pd.DataFrame, subtitle: str = "") -> Chart:
     fig = make_subplots(rows=1, cols=max(1, len(checks)), shared_yaxes=True, horizontal_spacing=0.04,
                         subplot_titles=[CHECKS[c] for c in checks])
     if table.empty or not checks:
-        return Chart(_layout(fig, "Sanity checks", "no pruning-at-initialization sweep yet", "", ""), table,
+        return Chart(_layout(fig, "Sanity checks", "no sanity check in this run yet", "", ""), table,
                      "sanity_checks")
     labels = [f"{p:.1f}%" for p in table.drop_duplicates("level").sort_values("level").percent_remaining]
     for col, check in enumerate(checks, start=1):

@@ -24,7 +24,7 @@ def summary(run: Run) -> pd.DataFrame:
                          "test_barrier": 100 * pairs.test_barrier.mean(),
                          "end_test_error": 100 * pairs.test_error_ends.map(lambda e: sum(e) / len(e)).mean(),
                          "pairs": len(pairs)})
-        except (OSError, ValueError, KeyError, AttributeError) as err:
+        except (OSError, ValueError, KeyError, AttributeError, TypeError) as err:
             run.problems.append(f"stability point {point}, trial {trial}: summary.json unreadable ({err})")
     return pd.DataFrame(rows)
 

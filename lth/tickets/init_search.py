@@ -2,7 +2,8 @@
 
 For trial t the method scores the IMP run's own trial-t θ0 and prunes it globally to the total weight count
 of each chosen IMP level (sweep point p = 1..K, stored as points/point_PP). Every arm then trains with the
-run's own protocol (iterations, optimiser, early stopping, trial-t data order), so it sits on the same charts
+run's own protocol (iterations, optimiser, early stopping, and the batches IMP's ticket drew at that level), so
+it sits on the same charts
 as IMP's ticket. The arms at each point:
 
 - ``<method>``: the method's mask on θ0;
@@ -73,8 +74,11 @@ class Search:
             score_seconds = time.time() - started
             members, params, stack = self.stack(trial, theta0, masks)
             self.progress.start_level(1, len(members))
-            result = train(self.model, params, stack, self.data, self.config.training,
-                           order_keys=[self.streams.order_key(trial)] * len(members), hooks=self.progress.hooks)
+            # each arm draws the batches IMP's ticket trained with at that level (the trial's, unless --data-order fresh)
+            order = [self.streams.run_order_key(self.config.training.data_order, trial, self.levels[m.replicate], "ticket")
+                     for m in members]
+            result = train(self.model, params, stack, self.data, self.config.training, order_keys=order,
+                           hooks=self.progress.hooks)
             train_seconds = time.time() - started - score_seconds
             for p in range(len(self.levels)):
                 rows = [i for i, m in enumerate(members) if m.replicate == p]
