@@ -98,3 +98,5 @@ def test_show_gate_table_keeps_its_numbers_with_sweep_points():
     rows = gates.set_index(["arm", "point"])
     for key, (pct, acc, level) in GATE_CELLS.items():
         assert (round(rows.percent_remaining[key], 2), round(rows.accuracy[key], 2), rows.imp_level[key]) == (pct, acc, level)
+    # IMP's side is over the gate sweeps' own trial (0), not the pruning-at-init sweeps' trials 0-1
+    assert round(rows.imp_accuracy[("cs", 1)], 2) == 98.23

@@ -105,9 +105,14 @@ MIXED = "mixed"  # cost_table's device of a chain that trained on more than one 
 
 
 def sweep_trials(run: Run) -> list[int]:
-    """The trials gate and cs sweeps ran on: the ones cost_table compares IMP over."""
+    """The trials gate and cs sweeps ran on (without any: the trials of any other method's sweep): the ones
+    cost_table compares IMP over."""
     s = run.summary()
-    return sorted(s.trial[~s.arm.map(arms.is_imp_family)].unique().tolist()) if not s.empty else []
+    if s.empty:
+        return []
+    gates = s.arm.map(lambda a: arms.group(a) == "Found by gradient descent")
+    rows = s[gates] if gates.any() else s[~s.arm.map(arms.is_imp_family)]
+    return sorted(rows.trial.unique().tolist())
 
 
 def cost_note(run: Run) -> str:
