@@ -220,14 +220,15 @@ def field_error(name: str, errors: dict) -> None:
 # --- picking arms: by group, then one by one ------------------------------------------
 def arm_picker(present: list[str], key: str) -> list[str]:
     """Group buttons (IMP and its controls / pruned at initialization / gradient-found) when a run has more than
-    one group, then the arms of the chosen groups; a sanity check (a dashed arm) starts unticked."""
+    one group, IMP's on at first (a readable chart on a projector), then the arms of the chosen groups; a sanity
+    check (a dashed arm) starts unticked."""
     from lth.core import arms
 
     groups = [g for g in arms.GROUPS if any(arms.group(a) == g for a in present)]
     if len(groups) > 1:
-        chosen = st.pills("Arm groups", groups, selection_mode="multi", default=groups, key=f"{key}_groups",
+        chosen = st.pills("Arm groups", groups, selection_mode="multi", default=groups[:1], key=f"{key}_groups",
                           on_change=lambda: st.session_state.pop(key, None),
-                          help="Show the arms of these groups; pick single arms below.")
+                          help="Show the arms of these groups (click to add or remove one); pick single arms below.")
         present = [a for a in present if arms.group(a) in (chosen or [])]
     default = [a for a in present if arms.dash(a) == "solid"]
     return st.multiselect("Arms", present, default=default, format_func=arms.label, key=key)

@@ -400,6 +400,9 @@ def test_masks_page_shows_a_gate_arm_at_its_sweep_points(gated):
 
 def test_accuracy_and_early_stopping_show_gate_arms(gated):
     at = gated("accuracy")
+    groups = at.get("button_group")[0]
+    assert groups.value == ["IMP and its controls"]  # the other groups are a click away
+    groups.set_value(["IMP and its controls", "Found by gradient descent"]).run()
     traces = {t["name"]: t for t in figures(at)["chart-accuracy"]["data"] if t.get("name")}
     assert "Gaussian gates, strong (θ₀ frozen)" in traces and "Continuous sparsification (retrained)" in traces
     cs = numbers(traces["Continuous sparsification (retrained)"]["x"])

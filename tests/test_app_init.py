@@ -68,7 +68,9 @@ def test_init_page_draws_methods_beside_imp_and_the_sanity_checks(page, init_run
 def test_accuracy_page_groups_arms_and_starts_without_the_checks(page):
     at = page("accuracy")
     groups = at.get("button_group")[0]
-    assert groups.options and len(groups.value) == 2  # IMP's group and pruning at init, both on
+    assert groups.value == ["IMP and its controls"]  # IMP's group at first: a readable chart
+    assert set(at.multiselect(key="acc_arms").value) == {"ticket", "reinit", "random_prune", "one_shot"}
+    groups.set_value(["IMP and its controls", "Pruned at initialization"]).run()
     picked = at.multiselect(key="acc_arms").value
     assert "snip" in picked and "snip_shuffled" not in picked and "ticket" in picked
     groups.set_value(["Pruned at initialization"]).run()
