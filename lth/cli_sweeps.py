@@ -76,37 +76,30 @@ def init_configs(methods: str, levels: str, config) -> list[InitConfig]:
     return out
 
 
-def cmd_gates(args) -> int:
-    from .runs import results
-    from .tickets import gate_search
+def _sweep(args, cls, module: str, done) -> int:
+    """Build the sweep's settings from the flags, resolve the run, compute (or resume) it, say where it is."""
+    import importlib
 
-    gcfg = GateConfig(**_given(args, GateConfig))
+    from .runs import results
+
+    spec = cls(**_given(args, cls))
     run_dir = results.resolve(args.run, paths.runs_dir(args.runs_dir))
-    mdir = gate_search.run(run_dir, gcfg, _options(args))
-    print(f"{gcfg.method} sweep {', '.join(f'{v:g}' for v in gcfg.values)} finished: {mdir}")
+    folder = importlib.import_module(f".tickets.{module}", __package__).run(run_dir, spec, _options(args))
+    print(f"{done(spec)} finished: {folder}")
     return 0
+
+
+def cmd_gates(args) -> int:
+    return _sweep(args, GateConfig, "gate_search",
+                  lambda g: f"{g.method} sweep {', '.join(f'{v:g}' for v in g.values)}")
 
 
 def cmd_prune_init(args) -> int:
-    from .runs import results
-    from .tickets import init_search
-
-    icfg = InitConfig(**_given(args, InitConfig))
-    run_dir = results.resolve(args.run, paths.runs_dir(args.runs_dir))
-    mdir = init_search.run(run_dir, icfg, _options(args))
-    print(f"{icfg.method} at initialization, arms {', '.join(icfg.arms)}, finished: {mdir}")
-    return 0
+    return _sweep(args, InitConfig, "init_search", lambda c: f"{c.method} at initialization, arms {', '.join(c.arms)},")
 
 
 def cmd_stability(args) -> int:
-    from .runs import results
-    from .tickets import stability
-
-    scfg = StabilityConfig(**_given(args, StabilityConfig))
-    run_dir = results.resolve(args.run, paths.runs_dir(args.runs_dir))
-    sdir = stability.run(run_dir, scfg, _options(args))
-    print(f"stability analysis finished: {sdir}")
-    return 0
+    return _sweep(args, StabilityConfig, "stability", lambda c: "stability analysis")
 
 
 HANDLERS = {"gates": cmd_gates, "prune-init": cmd_prune_init, "stability": cmd_stability}
