@@ -73,6 +73,7 @@ def build_parser() -> Parser:
                           "with their sanity checks, on every trial: as `lth prune-init` would")
     run.add_argument("--prune-init-levels", default="", metavar="LEVELS",
                      help="the IMP levels --prune-init prunes to (default: every level)")
+    cli_sweeps.add_cluster_flags(run)
     _add_location_flags(run)
     _add_config_flags(run)
 
@@ -110,13 +111,20 @@ def cmd_run(args) -> int:
     if args.trials_together is not None and args.trials_together < 1:
         raise ConfigError(f"--trials-together={args.trials_together} is not allowed: an integer >= 1")
     after = cli_sweeps.init_configs(args.prune_init, args.prune_init_levels, config)  # refused before any training
-    run_dir = lottery.run(config, paths.runs_dir(args.runs_dir), options)
+    cluster_opts = cli_sweeps.cluster_options(args)
+    if cluster_opts is None:
+        run_dir = lottery.run(config, paths.runs_dir(args.runs_dir), options)
+    else:
+        from . import cluster
+
+        run_dir = cluster.run(config, paths.runs_dir(args.runs_dir), options, cluster_opts)
     print(f"run {config.run_id} finished: {run_dir}")
     if after:
         from .tickets import init_search
 
         for icfg in after:
-            print(f"{icfg.method} at initialization finished: {init_search.run(run_dir, icfg, options)}")
+            folder = cli_sweeps.compute(init_search.job(run_dir, icfg), options, cluster_opts)
+            print(f"{icfg.method} at initialization finished: {folder}")
     return 0
 
 

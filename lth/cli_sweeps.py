@@ -41,7 +41,38 @@ def _common(p: argparse.ArgumentParser, location_flags) -> None:
     p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True,
                    help="let torchvision download a data set missing from --data-dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cluster_flags(p)
     location_flags(p)
+
+
+def add_cluster_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="train on a Ray cluster, trials side by side: auto (the cluster `ray start --head` began on "
+                        "this machine), local (a one-machine cluster for this command only), or host:port")
+    p.add_argument("--cluster-cpus", type=int, default=None, metavar="N",
+                   help="CPUs each cluster task takes (default 1); on CPU workers, its training threads")
+
+
+def cluster_options(args):
+    """The --cluster flags, checked before any work; None without --cluster."""
+    if args.cluster is None:
+        if args.cluster_cpus is not None:
+            raise ConfigError(f"--cluster-cpus={args.cluster_cpus} is not allowed without --cluster")
+        return None
+    from . import cluster
+
+    return cluster.check(args.cluster, 1 if args.cluster_cpus is None else args.cluster_cpus)
+
+
+def compute(job, options, cluster_opts) -> Path:
+    """A sweep (lth.tickets.records.SweepJob) computed here, or on the cluster when --cluster was given."""
+    if cluster_opts is None:
+        from .tickets import records
+
+        return records.run_sweep(job, options)
+    from . import cluster
+
+    return cluster.run_sweep(job, options, cluster_opts)
 
 
 def _given(args, cls) -> dict:
@@ -83,8 +114,10 @@ def _sweep(args, cls, module: str, done) -> int:
     from .runs import results
 
     spec = cls(**_given(args, cls))
+    cluster_opts = cluster_options(args)
     run_dir = results.resolve(args.run, paths.runs_dir(args.runs_dir))
-    folder = importlib.import_module(f".tickets.{module}", __package__).run(run_dir, spec, _options(args))
+    job = importlib.import_module(f".tickets.{module}", __package__).job(run_dir, spec)
+    folder = compute(job, _options(args), cluster_opts)
     print(f"{done(spec)} finished: {folder}")
     return 0
 

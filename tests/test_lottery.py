@@ -236,7 +236,8 @@ def test_grouping_and_stack_size_change_numbers_only_by_amplified_rounding(finis
     """One trial at a time, in stacks of 3 models (so a level of 4 splits 3 + 1), vs the shared run."""
     monkeypatch.setattr(devices, "CPU_FC_STACK", 3)
     run_dir = lottery.run(finished_run.config, tmp_path, options(trials_together=1))
-    assert store.read_execution(run_dir) == {"cpu": {"stack": 3, "trials_together": 1}}
+    assert store.read_execution(run_dir) == {"cpu": {"stack": 3, "trials_together": 1,
+                                                     "threads": torch.get_num_threads()}}
     assert store.read_json(paths.unit_summary(run_dir, 1, 0))["execution"]["stack"] == 3
     assert store.read_execution(finished_run.path) != store.read_execution(run_dir)  # so there is something to compare
     finished = {u: paths.unit_summary(run_dir, *u).stat().st_mtime_ns for u in results.Run(run_dir).units}

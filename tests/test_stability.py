@@ -28,8 +28,8 @@ def copy_of(run, folder):
 
 
 def analysis(path, run, scfg=FORKS) -> stability.Analysis:
-    return stability.Analysis(run.config, scfg, scfg.pairs(run.config), path, paths.stability_dir(path),
-                              run.dataset, torch.device("cpu"), False)
+    return stability.Analysis(run.config, scfg, scfg.pairs(run.config), paths.stability_dir(path), run.dataset,
+                              torch.device("cpu"), False)
 
 
 def unit_numbers(path) -> dict:

@@ -44,6 +44,12 @@ def _atomic(path: Path, mode: str = "wb") -> Iterator:
         raise
 
 
+def write_bytes(path: Path, blob: bytes) -> None:
+    """A file written elsewhere (a cluster worker's), landed atomically."""
+    with _atomic(path) as f:
+        f.write(blob)
+
+
 def write_json(path: Path, obj) -> None:
     with _atomic(path, "w") as f:
         json.dump(obj, f, indent=1, sort_keys=False, allow_nan=True)
@@ -170,7 +176,8 @@ def write_status(run: Path, **fields) -> dict:
 
 
 def read_execution(run: Path) -> dict[str, dict]:
-    """The grouping each device type trained this run's units with: {"cpu": {"stack", "trials_together"}, ...}.
+    """The grouping each device type trained this run's units with: {"cpu": {"stack", "trials_together",
+    "threads"}, ...} (threads: a CPU's, where the run recorded them).
 
     Runs written before a run could move between devices hold one grouping and its device at the top level.
     """
@@ -178,7 +185,8 @@ def read_execution(run: Path) -> dict[str, dict]:
         blob = read_json(paths.execution_file(run))
         if "stack" in blob:
             blob = {str(blob.get("device", "cpu")).split(":")[0]: blob}
-        return {kind: {"stack": int(g["stack"]), "trials_together": int(g["trials_together"])}
+        return {kind: {"stack": int(g["stack"]), "trials_together": int(g["trials_together"]),
+                       **({"threads": int(g["threads"])} if "threads" in g else {})}
                 for kind, g in blob.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}

@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..core import devices, paths, store, sweeps
+from ..core import devices, paths, store
 from ..core.config import Config
 from ..core.gate_config import GateConfig
 from ..core.seeds import Streams
-from ..engine import data as data_mod
 from ..engine import models, pruning
 from ..engine.train import BatchOrder, TrainResult, train
 from . import records
@@ -40,13 +40,15 @@ from .masks import Member
 log = logging.getLogger("lth")
 
 
+def job(run_dir: Path, gcfg: GateConfig) -> records.SweepJob:
+    """`gcfg`'s sweep on the run in `run_dir`."""
+    config = store.read_config(run_dir)
+    return records.SweepJob(run_dir, gcfg, config, partial(Search, config, gcfg))
+
+
 def run(run_dir: Path, gcfg: GateConfig, options: RunOptions = RunOptions()) -> Path:
     """Compute (or finish, or just open) `gcfg`'s sweep on the run in `run_dir`; returns the method folder."""
-    config = store.read_config(run_dir)
-    device = devices.resolve(options.device)
-    dataset = data_mod.load(config.data, options.data_dir, device, options.download)
-    mdir = sweeps.create(run_dir, gcfg)
-    return records.compute_sweep(mdir, device, lambda: Search(config, gcfg, mdir, dataset, device, options.progress))
+    return records.run_sweep(job(run_dir, gcfg), options)
 
 
 class Search:
@@ -68,18 +70,22 @@ class Search:
 
     def run(self) -> None:
         for trial in self.todo():
-            started = time.time()
-            learned, result, theta, learn_seconds = self.learned(trial)
-            retrained, retrain_started = None, time.time()
-            if self.retrain_iterations:
-                self.progress.start_level(1, self.k)
-                retrained = train(self.model, theta, learned, self.data, self.config.training,
-                                  order_keys=[self.streams.order_key(trial)] * self.k, hooks=self.progress.hooks)
-            retrain_seconds = time.time() - retrain_started
-            for p in range(self.k):
-                self.write_unit(p, trial, learned, result, retrained, learn_seconds, retrain_seconds)
-            log.info("%s sweep, trial %d done in %.1fs", self.g.method, trial, time.time() - started)
+            self.run_trial(trial)
         self.progress.close()
+
+    def run_trial(self, trial: int) -> None:
+        """Learn one trial's masks (or read them back), retrain them; write its units."""
+        started = time.time()
+        learned, result, theta, learn_seconds = self.learned(trial)
+        retrained, retrain_started = None, time.time()
+        if self.retrain_iterations:
+            self.progress.start_level(1, self.k)
+            retrained = train(self.model, theta, learned, self.data, self.config.training,
+                              order_keys=[self.streams.order_key(trial)] * self.k, hooks=self.progress.hooks)
+        retrain_seconds = time.time() - retrain_started
+        for p in range(self.k):
+            self.write_unit(p, trial, learned, result, retrained, learn_seconds, retrain_seconds)
+        log.info("%s sweep, trial %d done in %.1fs", self.g.method, trial, time.time() - started)
 
     # --- learning the masks ---------------------------------------------------------------
     def theta0(self, trial: int) -> models.Params:

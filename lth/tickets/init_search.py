@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 
-from ..core import arms, devices, store, sweeps
+from ..core import arms, devices, store
 from ..core.config import Config
 from ..core.init_config import InitConfig
 from ..core.seeds import Streams
-from ..engine import data as data_mod
 from ..engine import models, pruning
 from ..engine.train import train
 from . import init_scores, records
@@ -37,17 +37,18 @@ from .masks import Member
 log = logging.getLogger("lth")
 
 
-def run(run_dir: Path, icfg: InitConfig, options: RunOptions = RunOptions()) -> Path:
-    """Compute (or finish, or just open) `icfg`'s sweep on the run in `run_dir`; returns the method folder."""
+def job(run_dir: Path, icfg: InitConfig) -> records.SweepJob:
+    """`icfg`'s sweep on the run in `run_dir`, checked before any work: levels the run does not have are refused."""
     config = store.read_config(run_dir)
-    levels = icfg.points(config.experiment.levels)  # refuses levels the run does not have, before any work
+    levels = icfg.points(config.experiment.levels)
     if icfg.test_every:
         config = config.override(test_every=icfg.test_every)  # validated against the run's --eval-every
-    device = devices.resolve(options.device)
-    dataset = data_mod.load(config.data, options.data_dir, device, options.download)
-    mdir = sweeps.create(run_dir, icfg)
-    return records.compute_sweep(mdir, device,
-                                 lambda: Search(config, icfg, levels, mdir, dataset, device, options.progress))
+    return records.SweepJob(run_dir, icfg, config, partial(Search, config, icfg, levels))
+
+
+def run(run_dir: Path, icfg: InitConfig, options: RunOptions = RunOptions()) -> Path:
+    """Compute (or finish, or just open) `icfg`'s sweep on the run in `run_dir`; returns the method folder."""
+    return records.run_sweep(job(run_dir, icfg), options)
 
 
 class Search:
@@ -68,24 +69,28 @@ class Search:
 
     def run(self) -> None:
         for trial in self.todo():
-            started = time.time()
-            theta0 = self.model.init([self.streams.init(trial)], self.device)
-            masks = self.scored(theta0, trial)
-            score_seconds = time.time() - started
-            members, params, stack = self.stack(trial, theta0, masks)
-            self.progress.start_level(1, len(members))
-            # each arm draws the batches IMP's ticket trained with at that level (the trial's, unless --data-order fresh)
-            order = [self.streams.run_order_key(self.config.training.data_order, trial, self.levels[m.replicate], "ticket")
-                     for m in members]
-            result = train(self.model, params, stack, self.data, self.config.training, order_keys=order,
-                           hooks=self.progress.hooks)
-            train_seconds = time.time() - started - score_seconds
-            for p in range(len(self.levels)):
-                rows = [i for i, m in enumerate(members) if m.replicate == p]
-                self.write_unit(p + 1, trial, [members[i] for i in rows], pruning.select(stack, rows),
-                                result.select(rows), score_seconds / len(self.levels), train_seconds / len(members))
-            log.info("%s sweep, trial %d done in %.1fs", self.c.method, trial, time.time() - started)
+            self.run_trial(trial)
         self.progress.close()
+
+    def run_trial(self, trial: int) -> None:
+        """Score, stack and train one trial's points and arms; write its units."""
+        started = time.time()
+        theta0 = self.model.init([self.streams.init(trial)], self.device)
+        masks = self.scored(theta0, trial)
+        score_seconds = time.time() - started
+        members, params, stack = self.stack(trial, theta0, masks)
+        self.progress.start_level(1, len(members))
+        # each arm draws the batches IMP's ticket trained with at that level (the trial's, unless --data-order fresh)
+        order = [self.streams.run_order_key(self.config.training.data_order, trial, self.levels[m.replicate], "ticket")
+                 for m in members]
+        result = train(self.model, params, stack, self.data, self.config.training, order_keys=order,
+                       hooks=self.progress.hooks)
+        train_seconds = time.time() - started - score_seconds
+        for p in range(len(self.levels)):
+            rows = [i for i, m in enumerate(members) if m.replicate == p]
+            self.write_unit(p + 1, trial, [members[i] for i in rows], pruning.select(stack, rows),
+                            result.select(rows), score_seconds / len(self.levels), train_seconds / len(members))
+        log.info("%s sweep, trial %d done in %.1fs", self.c.method, trial, time.time() - started)
 
     def scored(self, theta0: models.Params, trial: int) -> pruning.Masks:
         """The method's masks of θ0, one per sweep point (a stack of K = points)."""

@@ -47,19 +47,48 @@ class RunOptions:
 def run(config: Config, runs_dir: Path, options: RunOptions = RunOptions()) -> Path:
     """Compute (or finish, or just open) the run of `config`; returns its folder."""
     device = devices.resolve(options.device)
-    dataset = data_mod.load(config.data, options.data_dir, device, options.download)  # fails before any write
+    run_dir, dataset = open_run(config, runs_dir, options, device)
+    return compute(config, run_dir, device, lambda: Lottery(config, run_dir, dataset, device, options.progress,
+                                                             options.trials_together).run())
+
+
+def open_run(config: Config, runs_dir: Path, options: RunOptions, device) -> tuple[Path, data_mod.Dataset]:
+    """The run's folder and its data set on `device`; the data set is read first, so a missing one (or a batch
+    larger than it) leaves nothing behind."""
+    dataset = data_mod.load(config.data, options.data_dir, device, options.download)
     if config.training.batch_size > len(dataset.x_train):
         raise ConfigError(f"--batch-size={config.training.batch_size} is not allowed: at most the "
                           f"{len(dataset.x_train)} training examples of {config.data.dataset}")
-    run_dir = store.create(runs_dir, config, dataset.input_shape, dataset.num_classes)
+    return store.create(runs_dir, config, dataset.input_shape, dataset.num_classes), dataset
+
+
+def compute(config: Config, run_dir: Path, device, body) -> Path:
+    """`body` computes the run's missing units (here, or on a cluster) under the run's lock, with its status."""
     with store.lock(run_dir):
         if store.is_complete(run_dir, config):
             store.write_status(run_dir, state="done")
             return run_dir
         paths.cancel_file(run_dir).unlink(missing_ok=True)
         with records.computing(run_dir, device):
-            Lottery(config, run_dir, dataset, device, options.progress, options.trials_together).run()
+            body()
     return run_dir
+
+
+def members(config: Config, level: int, trials: list[int]) -> list[Member]:
+    """Each trial's models at a level, trial by trial in registry order; level 0 trains only IMP's dense net."""
+    e = config.experiment
+    return [Member(t, name, r) for t in trials for name in arms.in_run(config)
+            if level > 0 or arms.get(name).kind == "imp" for r in range(arms.get(name).count(e))]
+
+
+def grouping(model: models.Model, device, batch: int, per_trial: int, trials_together: int | None = None
+             ) -> tuple[dict, str]:
+    """How a new run groups its models on `device` (stack size, trials at a time; on a CPU, threads), and why."""
+    stack, why = devices.stack_size(model, device, batch)
+    chosen = {"stack": stack, "trials_together": trials_together or max(1, stack // per_trial)}
+    if device.type == "cpu":
+        chosen["threads"] = torch.get_num_threads()
+    return chosen, why
 
 
 def cancel(run_dir: Path) -> None:
@@ -72,32 +101,32 @@ class Lottery:
         self.config, self.run_dir, self.data, self.device = config, run_dir, dataset, device
         self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
         self.streams = Streams(config.experiment.seed)
-        # Batched matrix products may sum in another order for another stack size, so a run keeps the
-        # grouping it started with on this device type: resumed, it ends with the numbers an uninterrupted
-        # run would have. On another device type the numbers differ anyway, so there it takes that device's
-        # grouping; every unit's summary says which device and grouping trained it.
-        self.stack, why = devices.stack_size(self.model, device, config.training.batch_size)
-        self.together = trials_together or max(1, self.stack // len(self.members(1, [0])))
+        # Batched matrix products may sum in another order for another stack size (and, on a CPU, another
+        # thread count), so a run keeps the grouping it started with on this device type: resumed, here or on a
+        # cluster's worker, it ends with the numbers an uninterrupted run would have. On another device type the
+        # numbers differ anyway, so there it takes that device's grouping; every unit's summary says which device
+        # and grouping trained it.
         saved = store.read_execution(run_dir)
         if device.type in saved:
-            self.stack, self.together = saved[device.type]["stack"], saved[device.type]["trials_together"]
-            why = f"the run's saved grouping on {device.type}"
+            chosen, why = saved[device.type], f"the run's saved grouping on {device.type}"
         else:
             if saved:
                 log.warning("this run's earlier units trained on %s; the rest train on %s, whose rounding differs",
                             ", ".join(saved), device.type)
-            saved[device.type] = {"stack": self.stack, "trials_together": self.together}
+            chosen, why = grouping(self.model, device, config.training.batch_size, len(self.members(1, [0])),
+                                   trials_together)
+            saved[device.type] = chosen
             store.write_json(paths.execution_file(run_dir), saved)
+        self.stack, self.together = chosen["stack"], chosen["trials_together"]
+        if chosen.get("threads", torch.get_num_threads()) != torch.get_num_threads():
+            torch.set_num_threads(chosen["threads"])
         self.execution = {"device": devices.describe(device), "stack": self.stack, "trials_together": self.together}
         log.info("training up to K=%d models at once (%s); %d trial(s) at a time", self.stack, why, self.together)
         self.progress = records.Progress(run_dir, self.model_iterations_left(), show_progress)
 
     # --- the plan ---------------------------------------------------------------------
     def members(self, level: int, trials: list[int]) -> list[Member]:
-        """Each trial's models at a level, trial by trial in registry order; level 0 trains only IMP's dense net."""
-        e = self.config.experiment
-        return [Member(t, name, r) for t in trials for name in arms.in_run(self.config)
-                if level > 0 or arms.get(name).kind == "imp" for r in range(arms.get(name).count(e))]
+        return members(self.config, level, trials)
 
     def todo(self) -> list[tuple[int, int]]:
         done = store.finished_units(self.run_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
@@ -12,8 +13,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..core import arms, paths, store
-from ..core.config import PruningConfig
+from ..core import arms, devices, paths, store, sweeps
+from ..core.config import Config, PruningConfig
+from ..engine import data as data_mod
 from ..engine import pruning
 from ..engine.models import Model, Params
 from ..engine.train import Cancelled, Diverged, Hooks, TrainResult, evaluate
@@ -144,6 +146,10 @@ class Progress:
     def at_eval(self, iteration: int) -> None:
         step = (iteration - self.last_it) * self.models
         self.last_it = iteration
+        self.add(step, iteration)
+
+    def add(self, step: int, iteration: int | None = None) -> None:
+        """`step` more model-iterations done; the status file (rate, ETA) at most once a second."""
         self.done += step
         self.bar.update(step)
         now = time.time()
@@ -167,24 +173,47 @@ class Progress:
         self.bar.close()
 
 
-def compute_sweep(mdir: Path, device, make_search: Callable[[], "Sweep"]) -> Path:
-    """A method's sweep (gates, pruning at init) under its lock: the search's missing units computed, status
-    'running' then 'done'; a sweep with nothing left to do is only marked done."""
+@dataclass(frozen=True)
+class SweepJob:
+    """A sweep to compute on an IMP run (a gate sweep, pruning at init, an instability analysis), checked."""
+    run_dir: Path
+    spec: object  # its settings, stored as the method folder's method.json (lth.core.sweeps.Spec)
+    config: Config  # the run's config as the sweep trains with it
+    factory: Callable[..., "Sweep"]  # (method folder, dataset, device, show_progress) -> the search
+
+
+def run_sweep(job: SweepJob, options) -> Path:
+    """Compute (or finish, or just open) a sweep on this machine; returns its method folder. The data set is
+    read before the folder is made, so a missing one leaves nothing behind."""
+    device = devices.resolve(options.device)
+    dataset = data_mod.load(job.config.data, options.data_dir, device, options.download)
+    mdir = sweeps.create(job.run_dir, job.spec)
+    return compute_sweep(mdir, device, lambda: job.factory(mdir, dataset, device, options.progress))
+
+
+def compute_sweep(mdir: Path, device, make_search: Callable[[], "Sweep"],
+                  execute: Callable[["Sweep"], None] = lambda search: search.run()) -> Path:
+    """A method's sweep under its lock: the search's missing units computed (`execute`: here, or on a cluster),
+    status 'running' then 'done'; a sweep with nothing left to do is only marked done."""
     with store.lock(mdir):
         search = make_search()
         if search.todo():
             paths.cancel_file(mdir).unlink(missing_ok=True)
             with computing(mdir, device):
-                search.run()
+                execute(search)
         else:
             store.write_status(mdir, state="done")
     return mdir
 
 
 class Sweep(Protocol):
+    progress: Progress
+
     def todo(self) -> list[int]: ...
 
     def run(self) -> None: ...
+
+    def run_trial(self, trial: int) -> None: ...
 
 
 @contextmanager

@@ -20,17 +20,17 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..core import devices, paths, store, sweeps
+from ..core import devices, paths, store
 from ..core.config import Config, ConfigError
 from ..core.seeds import Streams
 from ..core.stability_config import Pair, StabilityConfig
-from ..engine import data as data_mod
 from ..engine import models, pruning
 from ..engine.train import BatchOrder, Cancelled, Stack, evaluate
 from . import records
@@ -39,20 +39,22 @@ from .lottery import RunOptions
 log = logging.getLogger("lth")
 
 
-def run(run_dir: Path, scfg: StabilityConfig, options: RunOptions = RunOptions()) -> Path:
-    """Compute (or finish, or just open) `scfg`'s analysis of the run in `run_dir`; returns its folder."""
+def job(run_dir: Path, scfg: StabilityConfig) -> records.SweepJob:
+    """`scfg`'s analysis of the run in `run_dir`, checked before any work: levels, k or trials the run has not
+    finished are refused."""
     config = store.read_config(run_dir)
-    pairs = scfg.pairs(config)  # refuses levels or k the run does not have, before any work
+    pairs = scfg.pairs(config)
     missing = sorted({(p.level, t) for p in pairs for t in range(scfg.trials) if p.level > 0}
                      - store.finished_units(run_dir))
     if missing:
         raise ConfigError(f"the run has not finished level {missing[0][0]} of trial {missing[0][1]}, whose mask "
                           "the analysis forks; finish the run first, or choose its finished levels and trials")
-    device = devices.resolve(options.device)
-    dataset = data_mod.load(config.data, options.data_dir, device, options.download)
-    sdir = sweeps.create(run_dir, scfg)
-    return records.compute_sweep(sdir, device,
-                                 lambda: Analysis(config, scfg, pairs, run_dir, sdir, dataset, device, options.progress))
+    return records.SweepJob(run_dir, scfg, config, partial(Analysis, config, scfg, pairs))
+
+
+def run(run_dir: Path, scfg: StabilityConfig, options: RunOptions = RunOptions()) -> Path:
+    """Compute (or finish, or just open) `scfg`'s analysis of the run in `run_dir`; returns its folder."""
+    return records.run_sweep(job(run_dir, scfg), options)
 
 
 class ForkedOrder:
@@ -68,9 +70,10 @@ class ForkedOrder:
 
 
 class Analysis:
-    def __init__(self, config: Config, scfg: StabilityConfig, pairs: list[Pair], run_dir: Path, sdir: Path,
-                 dataset, device, show_progress: bool = True):
-        self.config, self.s, self.pairs, self.run_dir, self.sdir = config, scfg, pairs, run_dir, sdir
+    def __init__(self, config: Config, scfg: StabilityConfig, pairs: list[Pair], sdir: Path, dataset, device,
+                 show_progress: bool = True):
+        self.config, self.s, self.pairs, self.sdir = config, scfg, pairs, sdir
+        self.run_dir = sdir.parent.parent  # the IMP run it analyses: <run>/methods/stability
         self.data, self.device = dataset, device
         self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
         self.streams = Streams(config.experiment.seed)
@@ -83,16 +86,20 @@ class Analysis:
 
     def run(self) -> None:
         for trial in self.todo():
-            started = time.time()
-            final, masks = self.train(trial)
-            trained = time.time() - started
-            for p, pair in enumerate(self.pairs):
-                rows = slice(p * self.s.copies, (p + 1) * self.s.copies)
-                remaining = float(pruning.remaining(pruning.select(masks, rows))[0][0])
-                self.write_unit(p + 1, trial, pair, {n: v[rows] for n, v in final.items()}, remaining,
-                                trained / len(self.pairs))
-            log.info("stability, trial %d done in %.1fs", trial, time.time() - started)
+            self.run_trial(trial)
         self.progress.close()
+
+    def run_trial(self, trial: int) -> None:
+        """Train one trial's forks as one stack; write the path between each fork's copies."""
+        started = time.time()
+        final, masks = self.train(trial)
+        trained = time.time() - started
+        for p, pair in enumerate(self.pairs):
+            rows = slice(p * self.s.copies, (p + 1) * self.s.copies)
+            remaining = float(pruning.remaining(pruning.select(masks, rows))[0][0])
+            self.write_unit(p + 1, trial, pair, {n: v[rows] for n, v in final.items()}, remaining,
+                            trained / len(self.pairs))
+        log.info("stability, trial %d done in %.1fs", trial, time.time() - started)
 
     # --- training the copies ------------------------------------------------------------
     def start(self, pair: Pair, trial: int) -> tuple[models.Params, pruning.Masks]:
