@@ -247,3 +247,13 @@ def test_sweeps_on_a_local_cluster_equal_local_sweeps(kind, local_cluster, gated
     assert_same_files(mine, folder)
     for f in mine.rglob("summary.json"):
         assert timeless(store.read_json(folder / f.relative_to(mine))) == timeless(store.read_json(f)), f
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--workers", "1,1"], "--workers=1,1 is not allowed: distinct integers >= 1"),
+    (["--workers", "two"], "--workers='two' is not allowed: comma-separated integers >= 1"),
+    (["--trials", "1"], "--trials=1 is not allowed: at least 2"),
+])
+def test_cluster_bench_refuses_bad_input(flags, message):
+    result = run_lth("cluster-bench", *flags)
+    assert result.returncode == 2 and message in result.stderr

@@ -44,8 +44,7 @@ def _atomic(path: Path, mode: str = "wb") -> Iterator:
         raise
 
 
-def write_bytes(path: Path, blob: bytes) -> None:
-    """A file written elsewhere (a cluster worker's), landed atomically."""
+def write_bytes(path: Path, blob: bytes) -> None:  # a file a cluster worker wrote, landed atomically
     with _atomic(path) as f:
         f.write(blob)
 
@@ -177,10 +176,7 @@ def write_status(run: Path, **fields) -> dict:
 
 def read_execution(run: Path) -> dict[str, dict]:
     """The grouping each device type trained this run's units with: {"cpu": {"stack", "trials_together",
-    "threads"}, ...} (threads: a CPU's, where the run recorded them).
-
-    Runs written before a run could move between devices hold one grouping and its device at the top level.
-    """
+    "threads" where recorded}, ...}; older runs hold one grouping and its device at the top level."""
     try:
         blob = read_json(paths.execution_file(run))
         if "stack" in blob:

@@ -117,9 +117,7 @@ class Lottery:
                                    trials_together)
             saved[device.type] = chosen
             store.write_json(paths.execution_file(run_dir), saved)
-        self.stack, self.together = chosen["stack"], chosen["trials_together"]
-        if chosen.get("threads", torch.get_num_threads()) != torch.get_num_threads():
-            torch.set_num_threads(chosen["threads"])
+        self.stack, self.together, self.threads = chosen["stack"], chosen["trials_together"], chosen.get("threads")
         self.execution = {"device": devices.describe(device), "stack": self.stack, "trials_together": self.together}
         log.info("training up to K=%d models at once (%s); %d trial(s) at a time", self.stack, why, self.together)
         self.progress = records.Progress(run_dir, self.model_iterations_left(), show_progress)
@@ -195,6 +193,8 @@ class Lottery:
         return self.streams.run_order_key(self.config.training.data_order, m.trial, level, m.arm, m.replicate)
 
     def run_level(self, level: int, trials: list[int]) -> None:
+        if self.threads and self.threads != torch.get_num_threads():
+            torch.set_num_threads(self.threads)  # the run's grouping (see __init__), here or on a cluster's worker
         started = time.time()
         members = self.members(level, trials)
         params, masks = self.stack_for(level, members, trials)
