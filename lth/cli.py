@@ -82,6 +82,8 @@ def build_parser() -> Parser:
 
     show = sub.add_parser("show", help="per-level table of a run (default: the latest)")
     show.add_argument("run", nargs="?", help=RUN_HELP)
+    show.add_argument("--against", nargs="+", default=[], metavar="RUN",
+                      help="also compare the run, level by level on the units all have, with these runs (same ladder)")
     show.add_argument("--metric", default="test_acc_at_early_stop",
                       choices=("test_acc_at_early_stop", "test_acc_final", "train_acc_final"))
     _add_location_flags(show)
@@ -169,6 +171,14 @@ def cmd_show(args) -> int:
             print("\npruned at initialization, with the sanity checks (accuracy %, means over the sweeps' trials; "
                   "imp: IMP's ticket, its checks are random pruning and random reinitialisation)")
             print(init.round(2).to_string(index=False))
+        if args.against:
+            others = [results.Run(results.resolve(r, paths.runs_dir(args.runs_dir))) for r in args.against]
+            names = {f"run{i}": r for i, r in enumerate([run, *others])}
+            print("\ncompared on the (level, trial) units every run has: " +
+                  "; ".join(f"{n} = {r.path} ({r.label or r.run_id})" for n, r in names.items()) +
+                  "\n(es-iter: the ticket's early-stop iteration; ticket-reinit: its lead over random reinit, points)")
+            table = tables.comparison(names, args.metric)
+            print(table.fillna("").to_string(index=False) if not table.empty else "no (level, trial) unit in common")
     return 0
 
 

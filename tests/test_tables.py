@@ -53,3 +53,20 @@ def test_movement_by_group_means_over_trials_with_whole_weight_counts():
                           "mean_abs_final": 1.0, "mean_movement": 0.5, "median_movement": 0.4})
     table = tables.movement_by_group(stats)
     assert table.loc["kept", "count"] == 10 and table.loc["kept", "mean_abs_initial"] == 2.0  # 10.5 rounds to even
+
+
+def test_comparison_reads_only_the_units_every_run_has(finished_run, gated_run):
+    """finished_run has trials 0-1, gated_run (the same ladder) trial 0: compared on trial 0 alone."""
+    table = tables.comparison({"a": finished_run.run, "b": gated_run.run}).set_index("level")
+    s = finished_run.run.summary()
+    s = s[(s.trial == 0) & s.point.isna()] if "point" in s else s[s.trial == 0]
+    assert list(table.index) == [0, 1, 2] and set(table.trials) == {"0"}
+    for level in (1, 2):
+        at = s[s.level == level].set_index("arm")
+        assert table.loc[level, "a ticket %"] == round(100 * at.loc["ticket", "test_acc_at_early_stop"], 2)
+        gap = 100 * (at.loc["ticket", "test_acc_at_early_stop"] - at.loc["reinit", "test_acc_at_early_stop"])
+        assert table.loc[level, "a ticket-reinit"] == round(gap, 2)
+        assert table.loc[level, "a es-iter"] == at.loc["ticket", "early_stop_iteration"]
+    assert tables.comparison({"a": finished_run.run, "b": finished_run.run})[["a ticket %", "a es-iter"]].equals(
+        tables.comparison({"a": finished_run.run, "b": finished_run.run})[["b ticket %", "b es-iter"]].set_axis(
+            ["a ticket %", "a es-iter"], axis=1))

@@ -101,6 +101,27 @@ def level_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFram
     return pd.concat(cols, axis=1).reset_index()
 
 
+def comparison(runs: dict[str, Run], metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
+    """Two or more runs of one ladder side by side, per level, on the (level, trial) units every run has: the
+    ticket's early-stop iteration and accuracy, and its lead over the random-reinit control (points)."""
+    rows = {name: imp_rows(run.summary()) for name, run in runs.items()}
+    units = set.intersection(*({(int(r.level), int(r.trial)) for r in s.itertuples()} for s in rows.values()))
+    if not units:
+        return pd.DataFrame()
+    cols = []
+    for name, s in rows.items():
+        s = s[[(int(lv), int(t)) in units for lv, t in zip(s.level, s.trial)]]
+        ticket, reinit = (s[s.arm == arm].groupby("level") for arm in ("ticket", "reinit"))
+        cols += [ticket["early_stop_iteration"].mean().round(0).rename(f"{name} es-iter"),
+                 (100 * ticket[metric].mean()).round(2).rename(f"{name} ticket %"),
+                 (100 * (ticket[metric].mean() - reinit[metric].mean())).round(2).rename(f"{name} ticket-reinit")]
+    table = pd.concat(cols, axis=1)
+    trials = pd.Series([t for _, t in sorted(units)], index=[lv for lv, _ in sorted(units)])
+    table.insert(0, "trials", trials.groupby(level=0).apply(lambda t: ",".join(map(str, sorted(t)))))
+    table.insert(0, "% remaining", percent_by_level(next(iter(rows.values()))).round(2))
+    return table.rename_axis("level").reset_index()
+
+
 MIXED = "mixed"  # cost_table's device of a chain that trained on more than one device type
 
 
