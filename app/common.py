@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
@@ -235,6 +236,20 @@ def arm_picker(present: list[str], key: str) -> list[str]:
 
 
 # --- charts with their downloads ----------------------------------------------------
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _chart(key: tuple, _build: Callable[[], figures.Chart]) -> figures.Chart:
+    return _build()
+
+
+def chart(runs: results.Run | list[results.Run], key: tuple, build: Callable[[], figures.Chart]) -> figures.Chart:
+    """A chart built once per (runs as they are now, key) and shared by every session of this server: a class
+    opening the same page costs the server one build, not thirty. `key` names everything else the chart shows
+    (which chart, the picked settings); `build` makes it. Charts are only read after building (drawn, exported),
+    so sessions can share them."""
+    runs = runs if isinstance(runs, list) else [runs]
+    return _chart((tuple((str(r.path), _stamp(str(r.path))) for r in runs), *key), build)
+
+
 def show(chart: figures.Chart, key: str) -> None:
     st.plotly_chart(chart.figure, width="stretch", key=f"chart-{key}", theme=None)
     downloads(chart, key)

@@ -17,17 +17,19 @@ if run is not None:
     others = others[others["path"] != str(run.path)]
     compare = c2.multiselect("Overlay other runs", list(others["path"]), key="acc_compare",
                              format_func=lambda p: dict(zip(others["path"], others["label"])).get(p, p))
-    frames = {}
+    frames, shown = {}, []
     for path in [str(run.path), *compare]:
         r = common.open_run(path)
         s = common.load("summary", r)
         if s is not None and not s.empty:
             frames[r.label] = s
+            shown.append(r)
     if frames:
         arms_present = sorted({a for s in frames.values() for a in s.arm.unique()}, key=arms.order)
         picked = common.arm_picker(arms_present, "acc_arms")
         sub = common.subtitle(run) if len(frames) == 1 else f"{len(frames)} runs compared (line style = run)"
-        common.show(figures.sparsity_chart(frames, metric, picked, sub), "accuracy")
+        common.show(common.chart(shown, ("accuracy", metric, tuple(picked)),
+                                 lambda: figures.sparsity_chart(frames, metric, picked, sub)), "accuracy")
         with st.expander("What am I looking at?"):
             st.markdown(
                 "- **Winning ticket (IMP)**: pruned by magnitude level after level, survivors reset to their original "

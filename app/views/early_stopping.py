@@ -14,8 +14,8 @@ if run is not None and (data := common.load("summary", run)) is not None and not
     arms_present = sorted(set(data.arm) - set(arms.of_kind("strong")), key=arms.order)
     imp_arms = [a for a in arms_present if arms.is_imp_family(a)]  # their levels are pruning rounds
     picked_arms = common.arm_picker(arms_present, "es_arms")
-    common.show(figures.sparsity_chart({run.label: data}, "early_stop_iteration", picked_arms, common.subtitle(run),
-                                       show_dense=True), "es")
+    common.show(common.chart(run, ("es", tuple(picked_arms)), lambda: figures.sparsity_chart(
+        {run.label: data}, "early_stop_iteration", picked_arms, common.subtitle(run), show_dense=True)), "es")
     st.caption("Early-stop iteration: where validation loss is lowest. Lower means the network learned faster.")
     if len(imp_arms) < len(arms_present):
         st.caption("Gradient-found tickets: each point is one value of the penalty sweep (hover for it), retrained "
@@ -37,8 +37,8 @@ if run is not None and (data := common.load("summary", run)) is not None and not
     if picked and curve_arms:
         curves = common.load("curves", run, tuple(picked))
         if curves is not None and not curves.empty:
-            common.show(figures.learning_curves(curves, data, picked, metric, tuple(curve_arms), common.subtitle(run)),
-                        "curves")
+            common.show(common.chart(run, ("curves", tuple(picked), metric, tuple(curve_arms)), lambda: figures.learning_curves(
+                curves, data, picked, metric, tuple(curve_arms), common.subtitle(run))), "curves")
     else:
         st.info("Pick at least one level and one arm.")
 elif run is not None:

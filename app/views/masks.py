@@ -30,12 +30,14 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
                            format_func=lambda k: f"trial {k[1]}" + (f", control {k[2]}" if k[2] else ""))
         where = f"{setting.get(level)}" if gate else f"level {level}"
         sub = common.subtitle(run) + f" · {where}, {arms.label(arm)}, trial {key[1]}"
-        common.show(mask_figures.remaining_by_layer(data, level, common.subtitle(run), arm), "m-bars")
+        common.show(common.chart(run, ("m-bars", level, arm), lambda: mask_figures.remaining_by_layer(
+            data, level, common.subtitle(run), arm)), "m-bars")
         layers = all_masks[key]
         tabs = st.tabs(list(layers))
         for tab, (name, mask) in zip(tabs, layers.items()):
             with tab:
-                common.show(mask_figures.mask_heatmap(mask, name, sub), f"m-{name}")
+                common.show(common.chart(run, ("m-layer", key, level, name),
+                                         lambda: mask_figures.mask_heatmap(mask, name, sub)), f"m-{name}")
         first = next(iter(layers.values()))
         if first.ndim == 2 and first.shape[1] == 784:
             st.subheader("The first layer, seen as images")
@@ -50,8 +52,10 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
                     + f"<br>{where} · {arms.label(arm)} · trial {key[1]} · run {run.run_id[:6]}")
             c1, c2 = st.columns(2)  # half-width charts: a subtitle short enough to fit
             with c1:
-                common.show(mask_figures.pixel_map(first, 28, half), "m-pixels")
+                common.show(common.chart(run, ("m-pixels", key, level),
+                                         lambda: mask_figures.pixel_map(first, 28, half)), "m-pixels")
             with c2:
-                common.show(mask_figures.receptive_fields(first, 28, 16, half), "m-fields")
+                common.show(common.chart(run, ("m-fields", key, level),
+                                         lambda: mask_figures.receptive_fields(first, 28, 16, half)), "m-fields")
     elif all_masks is not None:
         st.info(f"No stored mask of {arms.label(arm)} at this point yet.")

@@ -39,8 +39,8 @@ run = common.current_run()
 if run is not None:
     data = common.load("summary", run)
     if data is not None and not data.empty:
-        chart = figures.sparsity_chart({run.label: data}, "test_acc_at_early_stop", ["ticket", "reinit"],
-                                       common.subtitle(run))
+        chart = common.chart(run, ("start",), lambda: figures.sparsity_chart(
+            {run.label: data}, "test_acc_at_early_stop", ["ticket", "reinit"], common.subtitle(run)))
         table = chart.data
         ticket, reinit = table[table.arm == "ticket"], table[table.arm == "reinit"]
         dense = ticket[ticket.level == 0]["mean"]

@@ -27,7 +27,8 @@ if run is not None and run.levels:
         rows = hist if trial == "all" else hist[hist.trial == trial]
         sub = common.subtitle(run) + f" · level {level}" + ("" if trial == "all" else f", trial {trial}")
         for quantity in figures.QUANTITY_TITLES:
-            common.show(figures.weight_histogram(rows, layer, quantity, sub), f"w-{quantity}")
+            common.show(common.chart(run, ("w", level, layer, trial, quantity),
+                                     lambda q=quantity: figures.weight_histogram(rows, layer, q, sub)), f"w-{quantity}")
         stats = run.weight_stats(level)
         stats = stats[stats.layer == layer] if trial == "all" else stats[(stats.layer == layer) & (stats.trial == trial)]
         st.subheader("In numbers" + (f", mean over {len(trials)} trials" if trial == "all" and len(trials) > 1 else ""))
