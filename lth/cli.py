@@ -178,7 +178,7 @@ def cmd_show(args) -> int:
                   "; ".join(f"{n} = {r.path} ({r.label or r.run_id})" for n, r in names.items()) +
                   "\n(es-iter: the ticket's early-stop iteration; ticket-reinit: its lead over random reinit, points)")
             table = tables.comparison(names, args.metric)
-            print(table.fillna("").to_string(index=False) if not table.empty else "no (level, trial) unit in common")
+            print(table.to_string(index=False, na_rep="") if not table.empty else "no (level, trial) unit in common")
     return 0
 
 
