@@ -22,8 +22,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from app_fixtures import CHARTS, ENTRY, REPO, TITLES, Store, entry_pages, make_store
@@ -47,7 +49,7 @@ RUNNING = '[data-testid="stStatusWidget"]'  # Streamlit's "running" indicator, p
 EXCEPTION = '[data-testid="stException"]'
 CHART = ".js-plotly-plot"
 NAV_LABELS = {"start": "Start here", "accuracy": "Accuracy vs sparsity", "masks": "Masks", "lab": "Pruning lab",
-              "gradient": "Gradient-found tickets"}
+              "gradient": "Gradient-found tickets", "early_stopping": "Early stopping", "paper": "Paper vs this run"}
 TIMINGS: dict[str, float | list[float]] = {}
 
 
@@ -82,16 +84,11 @@ def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float 
     pytest.fail(f"streamlit not healthy after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def server(finished_run, gated_run, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("browser_store")
-    store = make_store(finished_run.path, folder)
-    gated = Path(shutil.copytree(gated_run.path, store.shipped / gated_run.path.name,
-                                 ignore=shutil.ignore_patterns(".lock", "CANCEL")))
-    yours = folder / "yours"
-    yours.mkdir()
-    url, log = f"http://localhost:{free_port()}", folder / "streamlit.log"
-    env = {**os.environ, "LTH_PRETRAINED_DIR": str(store.shipped), "LTH_RUNS_DIR": str(yours)}
+@contextmanager
+def streamlit(shipped: Path, yours: Path, log: Path) -> Iterator[str]:
+    """`streamlit run` on a free port with these results folders; yields its address."""
+    url = f"http://localhost:{free_port()}"
+    env = {**os.environ, "LTH_PRETRAINED_DIR": str(shipped), "LTH_RUNS_DIR": str(yours)}
     command = [sys.executable, "-m", "streamlit", "run", str(ENTRY.relative_to(REPO)), "--server.port",
                url.rsplit(":", 1)[1], "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none"]
@@ -100,7 +97,7 @@ def server(finished_run, gated_run, tmp_path_factory):
                                    stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_healthy(url, process, log)
-        yield Server(url, store, yours, log, gated)
+        yield url
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -108,6 +105,21 @@ def server(finished_run, gated_run, tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(finished_run, gated_run, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("browser_store")
+    store = make_store(finished_run.path, folder)
+    gated = Path(shutil.copytree(gated_run.path, store.shipped / gated_run.path.name,
+                                 ignore=shutil.ignore_patterns(".lock", "CANCEL")))
+    yours = folder / "yours"
+    yours.mkdir()
+    log = folder / "streamlit.log"
+    try:
+        with streamlit(store.shipped, yours, log) as url:
+            yield Server(url, store, yours, log, gated)
+    finally:
         for run in store_mod.find_runs(yours):  # a lab job outlives the server (own session): stop it
             if store_mod.read_status(run).get("state") in ("pending", "running"):
                 paths.cancel_file(run).touch()
@@ -212,6 +224,22 @@ def test_page_switch_timings(server, page):
     TIMINGS["page switch via sidebar (accuracy, masks, lab, start)"] = switches
     assert_no_exception(page)
     assert f"run={server.store.run_id}" in page.url  # the picked run stays in the address bar
+
+
+def test_timings_on_the_shipped_runs(server, page, tmp_path):
+    """What a teacher's class meets: `make app`'s results (pretrained_runs/) on a fresh server, the first chart
+    and then page switches timed (recorded, not asserted). Uses `server` only so its teardown writes TIMINGS."""
+    shipped = paths.pretrained_dir()
+    if not any(shipped.glob("*/*/config.json")):
+        pytest.skip(f"no shipped runs in {shipped}")
+    with streamlit(shipped, tmp_path, tmp_path / "streamlit.log") as url:
+        start = time.perf_counter()
+        page.goto(url)
+        wait_idle(page, "start")
+        TIMINGS["shipped runs, fresh server: start page to first chart"] = round(time.perf_counter() - start, 2)
+        stems = ("accuracy", "early_stopping", "masks", "paper", "gradient", "start")
+        TIMINGS[f"shipped runs, page switches ({', '.join(stems)})"] = [go_by_nav(page, stem) for stem in stems]
+        assert_no_exception(page)
 
 
 def test_gradient_page_on_a_gated_run(server, page):
