@@ -170,7 +170,7 @@ class Driver:
 
         for i in range(len(chains)):
             launch(i)
-        finished, again = 0, 0
+        finished, again, nodes = 0, 0, self.alive()
         try:
             while flying:
                 ready, _ = self.ray.wait(list(flying), num_returns=1, timeout=1.0)
@@ -181,10 +181,13 @@ class Driver:
                     finished += step.model_iterations
                     launch(i)
                 running, rerun = self.ray.get(self.tally.read.remote([s.key for _, s in flying.values()]))
+                if (now := self.alive()) < nodes:  # Ray runs the tasks it was running again, on the nodes left
+                    log.warning("a node left the cluster (%d alive now): its tasks run again elsewhere; the run's "
+                                "files are still written once each, whole", now)
                 if rerun > again:
-                    log.warning("a worker was lost: its task runs again (%d so far); the run's files are still "
-                                "written once each, whole", rerun)
+                    log.warning("a task ran again after its worker was lost (%d so far)", rerun)
                     again = rerun
+                nodes = now
                 progress.level = min((s.level for _, s in flying.values()), default=progress.level)
                 progress.add(max(0, finished + running - progress.done))
                 if progress.cancelled():
@@ -193,6 +196,10 @@ class Driver:
             for ref in flying:
                 self.ray.cancel(ref, force=True)
             progress.close()
+
+
+    def alive(self) -> int:
+        return sum(1 for node in self.ray.nodes() if node.get("Alive"))
 
 
 def arrays_of(dataset: data_mod.Dataset) -> dict:
