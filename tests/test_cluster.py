@@ -24,6 +24,7 @@ import pytest
 from helpers import GATE_SWEEPS, STABILITY, lth_command, options, run_lth, stamps, subprocess_env
 
 from lth import cluster as cluster_mod
+from lth.class_bench import free_port
 from lth.core import config, paths, store
 from lth.core.init_config import InitConfig
 from lth.runs import results
@@ -64,12 +65,6 @@ def assert_same_files(mine: Path, theirs: Path) -> None:
             assert_same_arrays(f, other)
         elif f.suffix == ".parquet":
             assert other.read_bytes() == f.read_bytes(), f
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(what: str, ready, timeout: float) -> None:
