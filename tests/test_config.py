@@ -66,8 +66,8 @@ def test_from_dict_defaults_missing_and_rejects_unknown():
     assert Config.from_dict({"experiment": {"levels": 4}}) == Config().override(levels=4)
     with pytest.raises(ConfigError, match="unknown config section 'optimizer'"):
         Config.from_dict({"optimizer": {}})
-    with pytest.raises(ConfigError, match="momentum"):
-        Config.from_dict({"training": {"momentum": 0.9}})
+    with pytest.raises(ConfigError, match="nesterov"):
+        Config.from_dict({"training": {"nesterov": True}})
 
 
 def test_override_rejects_unknown_field():
@@ -91,13 +91,22 @@ def test_unknown_preset_names_the_flag():
     (dict(trials=0), "--trials"),
     (dict(reinit=-1), "--reinit"),
     (dict(dataset="imagenet"), "--dataset"),
-    (dict(model="resnet18"), "--model"),
+    (dict(model="resnet50"), "--model"),
     (dict(strategy="random"), "--strategy"),
     (dict(lr=0.0), "--lr"),
     (dict(iterations=0), "--iterations"),
     (dict(rewind_iteration=50_000), "--rewind-iteration"),
     (dict(synthetic_shape="28x28"), "--synthetic-shape"),
     (dict(dataset="synthetic", validation_size=1200), "--synthetic-train"),
+    (dict(optimizer="rmsprop"), "--optimizer"),
+    (dict(momentum=1.0), "--momentum"),
+    (dict(weight_decay=-1e-4), "--weight-decay"),
+    (dict(lr_drops="25000,20000"), "--lr-drops"),
+    (dict(lr_drops="20000, 25000"), "--lr-drops"),
+    (dict(lr_drops="50000"), "--lr-drops"),
+    (dict(lr_factor=0.0), "--lr-factor"),
+    (dict(warmup=50_000), "--warmup"),
+    (dict(global_layers="fc"), "--global-layers"),
 ])
 def test_bad_value_raises_config_error_naming_the_flag(overrides, flag):
     with pytest.raises(ConfigError) as err:

@@ -48,6 +48,6 @@ def stack_size(model, device: torch.device, batch: int) -> tuple[int, str]:
         return k, f"K={k}: half of the {free / 2**30:.1f} GiB free on {device} at {per_model / 2**20:.0f} MiB a model"
     if device.type == "mps":
         return 16, "K=16 on MPS (no free-memory query; memory grows linearly with K)"
-    if model.conv_plan:
+    if model.convolutional:
         return CPU_CONV_STACK, "K=1: on the CPU grouped convolutions are slower than one model at a time"
     return CPU_FC_STACK, f"K={CPU_FC_STACK}: on the CPU, beyond it Adam's state falls out of cache ({per_model / 2**20:.0f} MiB a model)"

@@ -7,6 +7,8 @@ y_test: the format of ../shared/data), torchvision's folder layout under
 
 from __future__ import annotations
 
+import codecs
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,10 +114,53 @@ def _channels_first(x: np.ndarray) -> np.ndarray:
     return x[:, None] if x.ndim == 3 else np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
+CIFAR_FOLDER = "cifar-10-batches-py"  # torchvision's layout: data_batch_1..5 and test_batch, pickled dicts
+_CIFAR_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                  ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+
+class _ArraysOnly(pickle.Unpickler):
+    """CIFAR-10's batches are pickles: unpickle numpy arrays, lists and dicts, and refuse anything else."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _CIFAR_GLOBALS:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR-10 batch")
+        if name == "_reconstruct":
+            return np._core.multiarray._reconstruct
+        if module == "_codecs":
+            return codecs.encode
+        return getattr(np, name)
+
+
+def _read_cifar_folder(folder: Path):
+    def batch(name: str):
+        path = folder / name
+        try:
+            with open(path, "rb") as f:
+                d = _ArraysOnly(f, encoding="latin1").load()
+            x = np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+            y = np.asarray(d["labels"], dtype=np.int64)
+        except FileNotFoundError:
+            raise DataError(f"{path} is missing: {folder} needs data_batch_1 to data_batch_5 and test_batch") from None
+        except Exception as err:
+            raise DataError(f"{path}: not a CIFAR-10 batch ({_first_line(err)})") from None
+        if len(x) != len(y):
+            raise DataError(f"{path}: {len(x)} images but {len(y)} labels")
+        return x, y
+
+    train = [batch(f"data_batch_{i}") for i in range(1, 6)]
+    x_test, y_test = batch("test_batch")
+    return np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train]), x_test, y_test
+
+
 def _read_torchvision(name: str, data_dir: Path, download: bool):
     import torchvision  # imported here: only this path needs it
 
     cls = getattr(torchvision.datasets, TORCHVISION[name])
+    if name == "cifar10":
+        if not (data_dir / CIFAR_FOLDER).is_dir():
+            cls(root=str(data_dir), train=True, download=download)  # fetches and unpacks, or says it is not there
+        return _read_cifar_folder(data_dir / CIFAR_FOLDER)
     out = []
     for train in (True, False):
         ds = cls(root=str(data_dir), train=train, download=download)

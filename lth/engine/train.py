@@ -1,10 +1,10 @@
 """The paper's training loop, for a stack of K models at once.
 
-Each model has its own weights, mask, Adam state and data order (models that
+Each model has its own weights, mask, optimiser state and data order (models that
 share an order key, e.g. the arms of one trial, see the same batches). A step
 is one batched forward/backward over all K: no Python loop over models.
-Masked gradients keep Adam's moments at exactly zero for pruned weights, so
-pruned weights stay exactly zero through training.
+Masked gradients keep the optimiser's state at exactly zero for pruned weights,
+so pruned weights stay exactly zero through training (see optim).
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import torch.nn.functional as F
 
 from ..core.config import TrainingConfig
 from ..core.seeds import generator
+from . import optim
+from .augment import Augment
 from .data import Dataset
-from .models import Model, Params
+from .models import Model, Params, is_buffer
 from .pruning import Masks, layer_of
 
 DIVERGED_LOSS = 100.0
@@ -76,9 +78,7 @@ class TrainResult:
 
 def eval_chunk(model: Model, k: int, budget_floats: int = 64 * 2**20) -> int:
     """Examples per evaluation chunk so that K models' activations stay near 256 MB."""
-    c, h, w = model.input_shape
-    widest = max([layer.weight_shape[0] * h * w for layer in model.layers[: len(model.conv_plan)]] + [1000])
-    return max(1, min(10_000, budget_floats // (k * widest)))
+    return max(1, min(10_000, budget_floats // (k * model.widest_activation())))
 
 
 @torch.no_grad()
@@ -118,25 +118,32 @@ class BatchOrder:
 
 
 class Stack:
-    """K models' weights, gradient masks, Adam state and data order; one training step at a time."""
+    """K models' weights, gradient masks, optimiser state and data order; one training step at a time."""
 
     def __init__(self, model: Model, params: Params, masks: Masks, data: Dataset, cfg: TrainingConfig,
                  order_keys: list):
         if cfg.batch_size > len(data.x_train):
             raise ValueError(f"--batch-size={cfg.batch_size} exceeds the {len(data.x_train)} training examples")
-        self.model, self.data, self.k = model, data, len(order_keys)
-        self.weights = {name: p.detach().clone().requires_grad_(True) for name, p in params.items()}
+        self.model, self.data, self.cfg, self.k = model, data, cfg, len(order_keys)
+        # Batch-norm running averages travel with the weights (rewound, evaluated) but are never trained.
+        self.weights = {name: p.detach().clone().requires_grad_(not is_buffer(name)) for name, p in params.items()}
         self.masked = [(p, masks[layer_of(name)].to(p.dtype)) for name, p in self.weights.items() if layer_of(name)]
         for p, m in self.masked:
             p.data.mul_(m)
         device = data.x_train.device
-        self.optimizer = torch.optim.Adam(self.weights.values(), lr=cfg.lr, fused=device.type in ("cpu", "cuda", "mps"))
+        self.optimizer = optim.build(cfg, [p for p in self.weights.values() if p.requires_grad], device)
         self.order = BatchOrder(order_keys, len(data.x_train), cfg.batch_size, device)
+        self.augment = Augment(self.order.unique, self.order.rows) if cfg.augment else None
 
     def step(self, iteration: int) -> torch.Tensor:
-        """One Adam step for every model; returns the (K,) batch losses."""
+        """One optimiser step for every model; returns the (K,) batch losses."""
+        if optim.scheduled(self.cfg):
+            optim.set_lr(self.optimizer, optim.lr_at(self.cfg, iteration))
         idx = self.order.indices(iteration)
-        logits = self.model.forward(self.weights, self.data.x_train[idx])
+        x = self.data.x_train[idx]
+        if self.augment:
+            x = self.augment(x)
+        logits = self.model.forward(self.weights, x, train=True)
         loss = F.cross_entropy(logits.flatten(0, 1), self.data.y_train[idx].flatten(), reduction="none")
         loss = loss.view(self.k, -1).mean(1)
         self.optimizer.zero_grad(set_to_none=True)
@@ -242,7 +249,7 @@ def finish(model: Model, data: Dataset, points: np.ndarray, curves: dict[str, np
 
 def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: TrainingConfig, order_keys: list,
           snapshot_at: int | None = None, hooks: Hooks = Hooks()) -> TrainResult:
-    """The paper's protocol for K masked models: Adam, evaluation every cfg.eval_every, θk kept if asked."""
+    """The paper's protocol for K masked models: the config's optimiser, evaluation every cfg.eval_every, θk kept if asked."""
     stack = Stack(model, params, masks, data, cfg, order_keys)
     kept: dict[str, Params] = {}
 
@@ -275,8 +282,10 @@ def record_eval(model, params, data, curves, e, train_loss, iteration, test: boo
               "test_loss": test_loss, "test_acc": test_acc}
     for name, v in values.items():
         curves[name][:, e] = v.cpu().numpy()
-    # Diverged: NaN/inf, or a loss far above any a learning network has (chance is ln(classes) ~ 2.3).
-    limit = np.maximum(DIVERGED_LOSS, DIVERGED_LOSS * curves["val_loss"][:, 0])
+    # Diverged: NaN/inf, or a loss far above any a learning network has (chance is ln(classes) ~ 2.3). Not the
+    # latter for batch norm: early in training its running averages lag the weights, and the evaluated loss can
+    # pass 1,000 for a few hundred iterations while the network trains well (seen on VGG-19 after 2 steps).
+    limit = np.inf if model.batch_norm else np.maximum(DIVERGED_LOSS, DIVERGED_LOSS * curves["val_loss"][:, 0])
     val = curves["val_loss"][:, e]
     bad = ~np.isfinite(val) | (val > limit)
     if iteration > 0:

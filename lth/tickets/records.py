@@ -122,10 +122,9 @@ def prune_curve(model: Model, dense_final: Params, data, cfg: PruningConfig, poi
     """Test accuracy of each trial's trained dense net, magnitude-pruned to a fraction, not retrained."""
     fractions = np.geomspace(1.0, 0.002, points)
     k = next(iter(dense_final.values())).shape[0]
-    dense = pruning.dense_masks(model, k, data.x_test.device)
     rows = []
-    for fraction in fractions:
-        masks = pruning.magnitude_prune(model, dense_final, dense, cfg, pruning.counts_for_fraction(model, cfg, fraction))
+    targets = [pruning.counts_for_fraction(model, cfg, fraction) for fraction in fractions]
+    for masks in pruning.magnitude_ladder(model, dense_final, cfg, targets):
         _, acc = evaluate(model, pruning.apply(dense_final, masks), data.x_test, data.y_test)
         total, _ = pruning.remaining(masks)
         rows += [{"remaining": float(total[i]), "test_acc": float(acc[i])} for i in range(k)]

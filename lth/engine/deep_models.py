@@ -1,0 +1,160 @@
+"""Batch-norm networks for a stack of K models: the paper's CIFAR ResNet and VGG-19 (its Section 5).
+
+The conventions of model_base hold: parameters are {name: (K, ...)}, and activations are laid out
+(B, K*C, H, W), so each convolution is one grouped call. Batch norm over that layout gives every model its
+own statistics, because channel k*C + c is model k's channel c.
+
+Convolutions have no bias: batch norm's shift plays that part. Each convolution's batch norm has a trained
+scale and shift ("<conv>.scale", "<conv>.shift") and running averages ("<conv>.running_mean",
+"<conv>.running_var"). No optimiser touches the running averages: forward(train=True) updates them in
+place, and evaluation uses them. They are part of the network's state, so rewinding restores them with the
+weights: θk's averages are those of iteration k, and θ0's are 0 and 1.
+
+Initialisation follows open_lth's runs of these networks (the paper does not say which it used
+[unverified]): Kaiming normal weights (fan-in, ReLU gain), batch-norm scale 1 and shift 0, output bias 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .model_base import BatchedLinear, Layer, Model, Params
+
+BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # torch's defaults, as open_lth uses them
+
+
+@dataclass(frozen=True)
+class BatchNormNet(Model):
+    positions: tuple[int, ...] = ()  # output positions (H*W) per example of each layer; 1 for the output layer
+
+    @property
+    def convolutional(self) -> bool:
+        return True
+
+    @property
+    def batch_norm(self) -> bool:
+        return True
+
+    def widest_activation(self) -> int:
+        return max(layer.weight_shape[0] * p for layer, p in zip(self.layers, self.positions))
+
+    def flops_per_example(self) -> int:
+        return sum(2 * layer.size * p for layer, p in zip(self.layers, self.positions))
+
+    def init(self, generators: list[torch.Generator], device="cpu") -> Params:
+        k, params = len(generators), {}
+        for layer in self.layers:
+            std = math.sqrt(2.0 / layer.fan_in)
+            w = torch.stack([torch.randn(layer.weight_shape, generator=g) * std for g in generators])
+            params[f"{layer.name}.weight"] = w.to(device)
+            out = layer.weight_shape[0]
+            if layer.kind == "output":
+                params[f"{layer.name}.bias"] = torch.zeros(k, out, device=device)
+                continue
+            for name, fill in (("scale", 1.0), ("shift", 0.0), ("running_mean", 0.0), ("running_var", 1.0)):
+                params[f"{layer.name}.{name}"] = torch.full((k, out), fill, device=device)
+        return params
+
+
+def _stacked(x: torch.Tensor, shared_input: bool) -> torch.Tensor:
+    """(B, K*C, H, W) from K batches (K, B, C, H, W); a shared (B, C, H, W) batch stays as it is."""
+    return x if shared_input else x.transpose(0, 1).flatten(1, 2)
+
+
+def _conv_bn(params: Params, name: str, h: torch.Tensor, k: int, train: bool, stride: int = 1,
+             shared_input: bool = False) -> torch.Tensor:
+    w = params[f"{name}.weight"]
+    h = F.conv2d(h, w.flatten(0, 1), None, stride=stride, padding=w.shape[-1] // 2, groups=1 if shared_input else k)
+    return F.batch_norm(h, params[f"{name}.running_mean"].view(-1), params[f"{name}.running_var"].view(-1),
+                        params[f"{name}.scale"].view(-1), params[f"{name}.shift"].view(-1), train, BN_MOMENTUM, BN_EPS)
+
+
+def _head(params: Params, h: torch.Tensor, k: int) -> torch.Tensor:
+    """Global average pooling, then the output layer: logits (K, B, classes)."""
+    h = h.mean((2, 3)).unflatten(1, (k, -1)).transpose(0, 1)
+    return BatchedLinear.apply(h, params["output.weight"], params["output.bias"])
+
+
+@dataclass(frozen=True)
+class ResNet(BatchNormNet):
+    blocks: tuple[tuple[str, int, bool], ...] = ()  # (name prefix, stride, has a 1x1 shortcut) per residual block
+
+    def forward(self, params: Params, x: torch.Tensor, shared_input: bool = False, train: bool = False) -> torch.Tensor:
+        k = params["conv.weight"].shape[0]
+        h = F.relu(_conv_bn(params, "conv", _stacked(x, shared_input), k, train, shared_input=shared_input))
+        for prefix, stride, shortcut in self.blocks:
+            out = F.relu(_conv_bn(params, f"{prefix}_conv1", h, k, train, stride))
+            out = _conv_bn(params, f"{prefix}_conv2", out, k, train)
+            h = F.relu(out + (_conv_bn(params, f"{prefix}_shortcut", h, k, train, stride) if shortcut else h))
+        return _head(params, h, k)
+
+
+def resnet(name: str, width: int, blocks_per_stage: int, input_shape, classes: int = 10) -> ResNet:
+    """The CIFAR ResNet of He et al. 2016 as the paper uses it: a 3x3 conv of `width`, three stages of
+    `blocks_per_stage` two-conv residual blocks at width, 2x and 4x width (stride 2 into stages 2 and 3, with a
+    1x1 conv + batch norm shortcut there), global average pooling, the output layer."""
+    c, h, w = input_shape
+    layers, positions, blocks = [Layer("conv", "conv", (width, c, 3, 3))], [h * w], []
+    channels = width
+    for stage in range(3):
+        out = width * 2 ** stage
+        for b in range(blocks_per_stage):
+            stride = 2 if stage > 0 and b == 0 else 1
+            h, w = (h + stride - 1) // stride, (w + stride - 1) // stride
+            prefix, shortcut = f"s{stage + 1}b{b + 1}", stride != 1 or channels != out
+            layers += [Layer(f"{prefix}_conv1", "conv", (out, channels, 3, 3)),
+                       Layer(f"{prefix}_conv2", "conv", (out, out, 3, 3))]
+            positions += [h * w, h * w]
+            if shortcut:
+                layers.append(Layer(f"{prefix}_shortcut", "shortcut", (out, channels, 1, 1)))
+                positions.append(h * w)
+            blocks.append((prefix, stride, shortcut))
+            channels = out
+    layers.append(Layer("output", "output", (classes, channels)))
+    positions.append(1)
+    return ResNet(name, tuple(layers), (), tuple(input_shape), tuple(positions), tuple(blocks))
+
+
+@dataclass(frozen=True)
+class VGG(BatchNormNet):
+    def forward(self, params: Params, x: torch.Tensor, shared_input: bool = False, train: bool = False) -> torch.Tensor:
+        k = params["output.weight"].shape[0]
+        h = _stacked(x, shared_input)
+        for i, (layer, pool) in enumerate(zip(self.layers, self.conv_plan)):
+            h = F.relu(_conv_bn(params, layer.name, h, k, train, shared_input=shared_input and i == 0))
+            if pool:
+                h = F.max_pool2d(h, 2)
+        return _head(params, h, k)
+
+
+# Liu et al. 2019's CIFAR VGG-19 (the paper's): 3x3 convs with batch norm, "pool" = 2x2 max-pooling.
+VGG19 = (64, 64, "pool", 128, 128, "pool", 256, 256, 256, 256, "pool", 512, 512, 512, 512, "pool", 512, 512, 512, 512)
+
+
+def vgg(name: str, plan: tuple, input_shape, classes: int = 10) -> VGG:
+    c, h, w = input_shape
+    layers, pools, positions = [], [], []
+    for item in plan:
+        if item == "pool":
+            pools[-1] = True
+            h, w = h // 2, w // 2
+            continue
+        layers.append(Layer(f"conv{len(layers) + 1}", "conv", (item, c, 3, 3)))
+        pools.append(False)
+        positions.append(h * w)
+        c = item
+    layers.append(Layer("output", "output", (classes, c)))
+    positions.append(1)
+    return VGG(name, tuple(layers), tuple(pools), tuple(input_shape), tuple(positions))
+
+
+REGISTRY = {
+    "resnet18": lambda s, classes=10: resnet("resnet18", 16, 3, s, classes),  # the paper's name for ResNet-20
+    "vgg19": lambda s, classes=10: vgg("vgg19", VGG19, s, classes),
+    # A CPU-sized ResNet for the reduced shipped run: one block per stage (ResNet-8), width 8.
+    "resnet8_w8": lambda s, classes=10: resnet("resnet8_w8", 8, 1, s, classes),
+}
