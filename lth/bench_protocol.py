@@ -118,3 +118,30 @@ def live_demo_seconds(data_dir: Path, device: str) -> float | None:
     print(f"\n7. Live demo (lenet-mnist-live: {levels} levels x {models_per_level} models x "
           f"{config.training.iterations} iterations, real MNIST): {seconds:.1f} s")
     return seconds
+
+
+def deep_rows(device: torch.device, reps: int, quick: bool) -> list[dict]:
+    """8. The paper's deeper networks at full size, with their presets' training (momentum SGD, augmentation):
+    ResNet-18 at batch 128 as one model and as stacks of K (grouped convolutions, batch norm per model), and
+    VGG-19 at batch 64 as one model. Model-iterations per second and seconds per model-iteration, best of
+    `reps` after a warm-up step, on random 32x32x3 images (the arithmetic does not depend on their values)."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(1200, 3, 32, 32, generator=g), torch.randint(0, 10, (1200,), generator=g)
+    data = Dataset(x[:1000], y[:1000], x[1000:1100], y[1000:1100], x[1100:], y[1100:], 10).to(device)
+    plan = {"resnet18": (1, 2) if quick else (1, 2, 4), "vgg19": (1,)}
+    rows = []
+    for name, ks in plan.items():
+        model, cfg = models.build(name, (3, 32, 32)), preset(f"{name}-cifar10").training
+        for k in ks:
+            stack = Stack(model, model.init([generator(i, "bench") for i in range(k)], device),
+                          pruning.dense_masks(model, k, device), data, cfg, order_keys=list(range(k)))
+            counter = iter(range(10**9))
+            rate = k * _best(lambda: stack.step(next(counter)), min(reps, 2), 1 if name == "vgg19" else 3)
+            rows.append({"model": name, "k": k, "batch": cfg.batch_size, "rate": rate})
+    print("\n8. Deeper networks at full size, their presets' SGD and augmentation (one model vs a stack of K)")
+    print(f"   {'model':<10} {'batch':>5} {'K':>3} {'model-it/s':>11} {'s / model-it':>13} {'vs K=1':>7}")
+    for r in rows:
+        one = next(o["rate"] for o in rows if o["model"] == r["model"] and o["k"] == 1)
+        print(f"   {r['model']:<10} {r['batch']:>5} {r['k']:>3} {r['rate']:>11.2f} {1 / r['rate']:>13.2f} "
+              f"{r['rate'] / one:>6.2f}x")
+    return rows

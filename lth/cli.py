@@ -94,7 +94,7 @@ def build_parser() -> Parser:
     export.add_argument("--formats", default="png,svg,html,csv", help="comma-separated subset of png,svg,html,csv")
     _add_location_flags(export)
 
-    check = sub.add_parser("check-paper", help="the paper's LeNet-300-100 claims vs a run, claim by claim")
+    check = sub.add_parser("check-paper", help="the paper's claims vs a run, claim by claim (LeNet-300-100's; Section 5's for ResNet/VGG)")
     check.add_argument("run", nargs="?", help=RUN_HELP)
     _add_location_flags(check)
 
@@ -201,14 +201,14 @@ def cmd_export(args) -> int:
 
 
 def cmd_check_paper(args) -> int:
-    from .report import paper
+    from .report import paper_deep
     from .runs import results, tables
 
     run = results.Run(results.resolve(args.run, paths.runs_dir(args.runs_dir)))
     print(run.label)
-    if (run.config.model.model, run.config.data.dataset) != ("lenet_300_100", "mnist"):
-        print("note: the claims are the paper's for LeNet-300-100 on MNIST; this run is something else")
-    table = paper.check(tables.imp_rows(run.summary()), run.config.experiment.levels)
+    table, note = paper_deep.check_run(run.config, tables.imp_rows(run.summary()))
+    if note:
+        print(f"note: {note}")
     for i, row in table.iterrows():
         print(f"\n{i + 1:>2}. {row.claim:<66} {row.verdict.upper()}")
         print(f"    paper: {row.paper}")

@@ -104,3 +104,43 @@ def test_an_empty_run_is_not_yet_on_every_claim():
                                               "test_acc_at_early_stop", "early_stop_iteration"]), LAST)
     assert len(table) == len(paper.CLAIMS) and set(table.verdict) == {"not yet"}
     assert set(paper.check(pd.DataFrame(), LAST).verdict) == {"not yet"}
+
+
+# --- Section 5 (lth.report.paper_deep) ---------------------------------------------------------------------------
+def _deep_frame(ticket: dict[int, float], reinit: dict[int, float]) -> pd.DataFrame:
+    return pd.DataFrame(rows(ticket) + rows(reinit, arm="reinit"))
+
+
+def test_section5_claims_follow_the_network_and_regime():
+    from lth.core.config import preset
+    from lth.report import paper_deep
+
+    high = preset("resnet18-cifar10")
+    assert paper_deep.regime(high) == "high" and paper_deep.full_run(high)
+    assert paper_deep.regime(preset("vgg19-cifar10-low")) == "low"
+    assert paper_deep.regime(preset("resnet18-cifar10-warmup")) == "warmup"
+    assert paper_deep.regime(high.override(rewind_iteration=500)) == "late"
+    assert not paper_deep.full_run(preset("resnet8-fashion-reduced"))
+    assert not paper_deep.full_run(high.override(iterations=3000, lr_drops="1000,2000"))
+    # at rate 0.1 the ticket falls under dense at once and tracks reinit: both claims agree
+    ticket = {0: 90.5, **{lv: 89.8 - 0.3 * lv for lv in range(1, 9)}}  # down to 16.8% remaining
+    reinit = {lv: 89.7 - 0.3 * lv for lv in range(1, 9)}
+    table, note = paper_deep.check_run(high, _deep_frame(ticket, reinit))
+    assert "rewound to θ0 at a high rate" in note
+    assert table.verdict.tolist() == ["agree", "agree", "agree"]
+    assert table["mean"].iloc[2] == pytest.approx(0.1)  # ticket minus reinit, in points
+    # with late rewinding the same curves disagree (no level within 0.2 points of dense), ticket still > reinit
+    late = paper_deep.check_run(high.override(rewind_iteration=500), _deep_frame(ticket, reinit))[0]
+    assert late.verdict.tolist() == ["disagree", "agree"]
+
+
+def test_a_reduced_deep_run_gets_its_figures_and_no_verdict():
+    from lth.core.config import preset
+    from lth.report import paper_deep
+
+    reduced = preset("resnet8-fashion-reduced")
+    ticket = {0: 90.0, **{lv: 91.0 for lv in range(1, 6)}}
+    table, note = paper_deep.check_run(reduced, _deep_frame(ticket, {lv: 89.0 for lv in range(1, 6)}))
+    assert "needs the full run" in note
+    assert set(table.verdict) == {"needs the full run"}
+    assert table["mean"].tolist()[:2] == pytest.approx([90.0, 100.0])  # dense; every pruned level at or above it

@@ -1,27 +1,31 @@
-"""Paper vs this run: the paper's LeNet-300-100 claims checked one by one."""
+"""Paper vs this run: the paper's claims (LeNet-300-100's, or Section 5's for ResNet/VGG) checked one by one."""
 
 import common
 import streamlit as st
 
-from lth.report import paper
+from lth.report import paper_deep
 from lth.runs import tables
 
 st.title("Paper vs this run")
-st.markdown("The claims Frankle & Carbin make for LeNet-300-100 on MNIST, each with this run's figure "
+st.markdown("The claims Frankle & Carbin make for the picked run's network (LeNet-300-100 on MNIST, or "
+            "Section 5's ResNet-18 and VGG-19 on CIFAR-10), each with this run's figure "
             "(mean over trials, and the range of the per-trial figures). The tolerances were fixed in "
-            "`lth/report/paper.py` before the results existed, each with its reason; a disagreement stays one.")
+            "`lth/report/paper.py` and `paper_deep.py` before the results existed, each with its reason; a disagreement "
+            "stays one.")
 run = common.current_run()
 if run is not None and (data := common.load("summary", run)) is not None:
-    if (run.config.model.model, run.config.data.dataset) != ("lenet_300_100", "mnist"):
-        st.warning("These claims are the paper's for LeNet-300-100 on MNIST; the picked run is something else.")
-    table = paper.check(tables.imp_rows(data), run.config.experiment.levels)
+    table, note = paper_deep.check_run(run.config, tables.imp_rows(data))
+    if note:
+        (st.info if paper_deep.family(run.config) else st.warning)(note)
     counts = table.verdict.value_counts()
-    cols = st.columns(3)
-    for col, verdict in zip(cols, ("agree", "disagree", "not yet")):
+    verdicts = ("agree", "disagree", "not yet") if "needs the full run" not in counts else ("needs the full run", "not yet")
+    cols = st.columns(len(verdicts))
+    for col, verdict in zip(cols, verdicts):
         col.metric(verdict.capitalize(), int(counts.get(verdict, 0)))
     # colour, not emoji: a projector's Linux box may have no emoji font and would show empty boxes
     shades = {"agree": "background-color: #d4edda; color: #155724", "disagree": "background-color: #f8d7da; color: #721c24",
-              "not yet": "background-color: #eeeeee; color: #444444"}
+              "not yet": "background-color: #eeeeee; color: #444444",
+              "needs the full run": "background-color: #fff3cd; color: #664d03"}
     shown = table[["claim", "verdict", "this_run", "paper", "range", "tolerance", "why"]]
     st.dataframe(
         shown.style.map(lambda v: shades.get(v, ""), subset=["verdict"]),

@@ -172,16 +172,18 @@ def _measure(claim: Claim, c: pd.DataFrame) -> float:
     return value
 
 
-def check(summary: pd.DataFrame, last_level: int | None = None) -> pd.DataFrame:
+def check(summary: pd.DataFrame, last_level: int | None = None, claims: list[Claim] = CLAIMS,
+          judged: bool = True) -> pd.DataFrame:
     """One row per claim: the figure and verdict on the mean curves; `range`, the same figure on each
     trial alone. `last_level`: the run's final level, so that a claim about where accuracy first
-    drops can tell "not reached yet" from "never, down to the sparsest level"."""
+    drops can tell "not reached yet" from "never, down to the sparsest level". Not `judged` (a reduced
+    run): the figures, with the verdict "needs the full run"."""
     trials, deepest = _mean_trials(summary)
     means = curves(summary[summary.trial.isin(trials)] if trials else summary.iloc[:0], last_level)
     each = {t: curves(rows, last_level) for t, rows in summary.groupby("trial")} if not summary.empty else {}
     n_all = len(each)
     rows = []
-    for claim in CLAIMS:
+    for claim in claims:
         row = {"claim": claim.name, "paper": claim.paper, "tolerance": claim.tolerance, "why": claim.why}
         try:
             value = _measure(claim, means)
@@ -200,6 +202,7 @@ def check(summary: pd.DataFrame, last_level: int | None = None) -> pd.DataFrame:
         if len(trials) < n_all:
             spread += f"; means over the {len(trials)} trial(s) that reached level {deepest}"
         row.update(this_run=f"{value:.2f}{claim.unit}", range=spread,
-                   verdict="agree" if claim.agrees(value) else "disagree", mean=value)
+                   verdict=("agree" if claim.agrees(value) else "disagree") if judged else "needs the full run",
+                   mean=value)
         rows.append(row)
     return pd.DataFrame(rows)

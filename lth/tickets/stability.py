@@ -43,6 +43,7 @@ def job(run_dir: Path, scfg: StabilityConfig) -> records.SweepJob:
     """`scfg`'s analysis of the run in `run_dir`, checked before any work: levels, k or trials the run has not
     finished are refused."""
     config = store.read_config(run_dir)
+    models.refuse_batch_norm(config.model.model, "the instability analysis")
     pairs = scfg.pairs(config)
     missing = sorted({(p.level, t) for p in pairs for t in range(scfg.trials) if p.level > 0}
                      - store.finished_units(run_dir))
