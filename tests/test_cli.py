@@ -69,7 +69,7 @@ def _wrong_keys_dir(tmp_path):
 BAD_INPUTS = {
     "unknown preset": (["--preset", "lenet-imagenet"], "--preset"),
     "unknown dataset": (["--preset", "synthetic", "--dataset", "foo"], "--dataset"),
-    "unknown model": (["--preset", "synthetic", "--model", "vgg19"], "--model"),
+    "unknown model": (["--preset", "synthetic", "--model", "resnet50"], "--model"),
     "rate above 1": (["--preset", "synthetic", "--rate-fc", "1.5"], "--rate-fc"),
     "negative levels": (["--preset", "synthetic", "--levels", "-1"], "--levels"),
     "levels not a number": (["--preset", "synthetic", "--levels", "abc"], "--levels"),
