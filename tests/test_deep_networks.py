@@ -219,3 +219,12 @@ def test_the_paper_presets_run_end_to_end_on_a_tiny_cifar_folder(tmp_path, capsy
             err = capsys.readouterr().err
             assert code == 2 and "batch-norm networks (resnet18) is not built yet" in err, (command, err)
             assert len(err.strip().splitlines()) == 1 and sorted(p for p in run_dir.rglob("*")) == before
+
+
+def test_every_chart_says_how_a_deep_run_trains():
+    from lth.report import figures
+
+    text = figures.describe(preset("resnet18-cifar10-warmup"))
+    assert "ResNet-18 on CIFAR-10" in text and "prune global 20% of the convs" in text
+    assert "SGD 0.03, momentum 0.9, x0.1 at 20,000/25,000, warmup 20,000, augmented, batch 128" in text
+    assert "Adam 0.0012, batch 60" in figures.describe(preset("lenet-mnist"))  # as before

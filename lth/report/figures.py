@@ -42,21 +42,38 @@ class Chart:
 DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "synthetic": "synthetic data"}
 
 
+MODEL_NAMES = {"lenet_300_100": "LeNet-300-100", "conv2": "Conv-2", "conv4": "Conv-4", "conv6": "Conv-6",
+               "resnet18": "ResNet-18", "vgg19": "VGG-19", "resnet8_w8": "ResNet-8 (width 8)"}
+
+
+def _optimiser(t) -> str:
+    """'Adam 0.0012', or 'SGD 0.1, momentum 0.9, x0.1 at 20,000/25,000, warmup 2,000, augmented'."""
+    if t.optimizer == "adam":
+        text = f"Adam {t.lr:g}"
+    else:
+        text = f"SGD {t.lr:g}, momentum {t.momentum:g}"
+    if t.lr_drops:
+        text += f", x{t.lr_factor:g} at " + "/".join(f"{d:,}" for d in t.drop_iterations)
+    if t.warmup:
+        text += f", warmup {t.warmup:,}"
+    return text + (", augmented" if t.augment else "")
+
+
 def describe(config: Config, note: str = "", short: bool = False) -> str:
     """A chart's subtitle: the run's label in bold (if any), what it is (+ note), then how it trains (unless short,
     for half-width charts: then what it is takes two lines)."""
     t, p, e = config.training, config.pruning, config.experiment
-    model = {"lenet_300_100": "LeNet-300-100", "conv2": "Conv-2", "conv4": "Conv-4", "conv6": "Conv-6"}[config.model.model]
+    model = MODEL_NAMES.get(config.model.model, config.model.model)
     conv = f"conv {p.rate_conv:.0%} / " if config.model.model != "lenet_300_100" else ""
-    rates = (f"global {p.rate_global:.0%}" if p.strategy == "global"
-             else f"{conv}fc {p.rate_fc:.0%} / output {p.rate_output:.0%}")
+    rates = (f"global {p.rate_global:.0%}" + (" of the convs" if p.global_layers == "conv" else "")
+             if p.strategy == "global" else f"{conv}fc {p.rate_fc:.0%} / output {p.rate_output:.0%}")
     rewind = "rewind to init" if p.rewind_iteration == 0 else f"rewind to iteration {p.rewind_iteration}"
     trials = f"{e.trials} trial" + ("s" if e.trials > 1 else "")
     # a long label wraps rather than running off the chart's edge (half-width charts wrap sooner)
     label = f"<b>{'<br>'.join(textwrap.wrap(e.label, 55 if short else 95))}</b><br>" if e.label else ""
     # short subtitles are for half-width charts: a line break where a narrow chart would cut the line off
     what = f"{model} on {DATASET_NAMES[config.data.dataset]}" + ("<br>" if short else " · ") + f"{t.iterations:,} iterations a level · {trials}"
-    how = f"Adam {t.lr:g}, batch {t.batch_size} · prune {rates} per level, {rewind}"
+    how = f"{_optimiser(t)}, batch {t.batch_size} · prune {rates} per level, {rewind}"
     return label + what + (f" · {note}" if note else "") + ("" if short else f"<br>{how}")
 
 
