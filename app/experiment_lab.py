@@ -16,6 +16,9 @@ NOTES = {  # what Start did, shown once above the form
     "done": "This exact experiment is already in the store: opened it in the run picker.",
 }
 LAB_PRESETS = ("lenet-mnist-live", "synthetic")
+# Full-size ResNet-18 / VGG-19 are not offered: at a lab run's size they would still take hours on a laptop's CPU
+# (a step is about a second and several seconds); `lth run` runs them, and resnet8-fashion-reduced is offered.
+OFFERED = tuple(name for name in PRESETS if PRESETS[name].model.model not in ("resnet18", "vgg19"))
 PRESET_FIELDS = ("rate_fc", "rate_conv", "rate_output", "trials", "reinit", "random_prune", "one_shot")
 
 
@@ -49,7 +52,7 @@ def default_preset() -> str:
 def form() -> None:
     """The experiment form: a preset, its values, Start (checked against LIMITS)."""
     # Outside the form: a widget in a form reruns nothing until Start, so the rates could not follow the preset.
-    name = st.selectbox("Preset", list(PRESETS), index=list(PRESETS).index(default_preset()), key="lab_preset",
+    name = st.selectbox("Preset", OFFERED, index=OFFERED.index(default_preset()), key="lab_preset",
                         on_change=load_preset, help="the form starts from this preset's values")
     for field, value in form_start(name).items():  # first visit: the widgets take their values from here
         st.session_state.setdefault(f"lab_{field}", value)

@@ -105,3 +105,10 @@ def test_the_live_preset_starts_as_it_is_and_is_the_default_where_mnist_is(start
     monkeypatch.setenv("LTH_DATA_DIR", str(tmp_path / "data"))
     st.cache_resource.clear()
     assert open_lab().selectbox(key="lab_preset").value == "lenet-mnist-live"
+
+
+def test_the_lab_offers_no_full_size_deep_network(started):
+    """ResNet-18 and VGG-19 take hours on a CPU even at a lab run's size: `lth run` runs them, the lab does not."""
+    options = open_lab().selectbox(key="lab_preset").options
+    assert "resnet8-fashion-reduced" in options and "lenet-mnist-live" in options
+    assert not [o for o in options if o.startswith(("resnet18", "vgg19"))]
