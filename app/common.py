@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit ru
 
 from lth import jobs  # noqa: E402
 from lth.core import paths  # noqa: E402
-from lth.core.config import ConfigError  # noqa: E402
+from lth.core.config import BATCH_NORM_MODELS, ConfigError  # noqa: E402
 from lth.report import export, figures  # noqa: E402
 from lth.runs import results, tables  # noqa: E402
 from lth.runs import stability as stability_mod  # noqa: E402
@@ -267,3 +267,12 @@ def downloads(chart: figures.Chart, key: str) -> None:
             + (" (exactly the data plotted)" if fmt == "csv" else ""))
     if not ok:
         row.caption(why)
+
+
+def refused_for_batch_norm(run: results.Run, what: str) -> bool:
+    """True, after saying so, where `what` is not built yet for the run's network (one with batch norm)."""
+    if run.config.model.model not in BATCH_NORM_MODELS:
+        return False
+    st.info(f"{what} is not built yet for batch-norm networks like this run's {run.config.model.model}: its "
+            "forward passes would need batch statistics. IMP's pages and the paper's claims work on this run.")
+    return True

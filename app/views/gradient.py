@@ -31,7 +31,9 @@ run = common.current_run()
 sweeps = common.load("methods", run) if run is not None else None
 if sweeps is not None and not sweeps.empty:
     sweeps = sweeps[sweeps.family == "gradient"]  # pruning at init has its own page
-if sweeps is not None and sweeps.empty:
+if sweeps is not None and sweeps.empty and common.refused_for_batch_norm(run, "Learning masks by gradient descent"):
+    st.markdown(ABOUT)
+elif sweeps is not None and sweeps.empty:
     st.markdown(ABOUT)
     st.info("This run has no gradient-found masks yet. Add a sweep from the command line (each line learns one "
             "method's masks from this run's θ₀ and stores them as new arms), or from the **Pruning lab**.")

@@ -27,7 +27,9 @@ st.title("Why not prune at the start?")
 run = common.current_run()
 sweeps = common.load("methods", run) if run is not None else None
 mine = sweeps[sweeps.family == "init"] if sweeps is not None and not sweeps.empty else None
-if run is not None and (mine is None or mine.empty):
+if run is not None and (mine is None or mine.empty) and common.refused_for_batch_norm(run, "Pruning at initialization"):
+    st.markdown(ABOUT)
+elif run is not None and (mine is None or mine.empty):
     st.markdown(ABOUT)
     st.info("This run has no pruning-at-initialization arms yet. Add them from the command line: each line scores "
             "this run's own θ₀ and trains the masks with its protocol, as further arms.")

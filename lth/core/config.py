@@ -24,7 +24,8 @@ def _f(default: Any, help: str, choices: tuple | None = None):
 
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "synthetic")
-MODELS = ("lenet_300_100", "conv2", "conv4", "conv6", "resnet18", "vgg19", "resnet8_w8")
+BATCH_NORM_MODELS = ("resnet18", "vgg19", "resnet8_w8")  # lth.engine.deep_models builds these
+MODELS = ("lenet_300_100", "conv2", "conv4", "conv6", *BATCH_NORM_MODELS)
 
 
 @dataclass(frozen=True)

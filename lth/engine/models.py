@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from ..core.config import ConfigError
+from ..core.config import BATCH_NORM_MODELS, ConfigError
 from . import deep_models
 from .model_base import BatchedLinear, Layer, Model, Params, is_buffer  # noqa: F401  (the names callers use)
 
@@ -51,7 +51,7 @@ REGISTRY: dict[str, Callable[..., Model]] = {
 def refuse_batch_norm(model_name: str, what: str) -> None:
     """Analyses not yet written for batch norm (their forward passes would run it in evaluation mode with
     θ0's running averages, i.e. without batch statistics) refuse such a run with one clear message."""
-    if model_name in deep_models.REGISTRY:
+    if model_name in BATCH_NORM_MODELS:
         raise ConfigError(f"{what} of batch-norm networks ({model_name}) is not built yet: it needs batch "
                          "statistics in its forward passes; IMP runs and check-paper work on them")
 
