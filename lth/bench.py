@@ -22,8 +22,8 @@ What it claims and how it is measured:
    (what a level trains at once) and the measured evaluation rate: with the
    test set (10k) evaluated every 100 iterations as the paper does, and every
    1,000 (--test-every 1000; test accuracy at early stop is exact either way).
-6.-9. Sparsity, the live demo, the deeper networks (ResNet-18, VGG-19) at full size, and the allocator's
-   share (glibc's defaults vs freed memory kept): lth/bench_protocol.py says how.
+6.-8. Sparsity, the live demo, and the deeper networks (ResNet-18, VGG-19) at full size: lth/bench_protocol.py
+   says how.
 The last line is one machine-readable summary.
 """
 
@@ -250,7 +250,6 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
     if live is None:
         print(f"\n7. Live demo: not measured (no mnist.npz in {data_dir}; give --data-dir)")
     deep = bench_protocol.deep_rows(device, reps, quick)
-    kept = bench_protocol.allocator_rows(data, reps, max(10, lenet_its // 3)) if device.type == "cpu" else {}
     step = {(r["model"], r["k"]): 1 / r["rate"] for r in deep}
     summary = dict(best_k=best[1], lenet_model_it_s=round(best[2]), ceiling_fraction=round(best[2] * flops / 1e9 / ceiling, 3),
                    vs_usual=f"{best[2] / usual:.2f}x", single_vs_usual=f"{rows[1][2] / usual:.2f}x",
@@ -258,8 +257,7 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
                    live_demo_s=round(live, 1) if live is not None else "n/a",
                    csr_vs_dense_kernels_at_1_9pct=f"{sparsity[-1]['kernels_csr'] / sparsity[-1]['kernels_dense']:.2f}x",
                    resnet18_step_s=round(step[("resnet18", 1)], 3), vgg19_step_s=round(step[("vgg19", 1)], 3),
-                   resnet18_k2_vs_k1=f"{step[('resnet18', 1)] / step[('resnet18', 2)]:.2f}x",
-                   freed_memory_kept=f"{kept['freed memory kept'] / kept['glibc defaults']:.2f}x" if kept else "n/a")
+                   resnet18_k2_vs_k1=f"{step[('resnet18', 1)] / step[('resnet18', 2)]:.2f}x")
     print("\nsummary: " + " ".join(f"{k}={v}" for k, v in summary.items()))
     return summary
 

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import torch
 
-from .core import allocator
 from .core.config import TrainingConfig, preset
 from .core.seeds import generator
 from .engine import models, pruning
@@ -146,27 +145,3 @@ def deep_rows(device: torch.device, reps: int, quick: bool) -> list[dict]:
         print(f"   {r['model']:<10} {r['batch']:>5} {r['k']:>3} {r['rate']:>11.2f} {1 / r['rate']:>13.2f} "
               f"{r['rate'] / one:>6.2f}x")
     return rows
-
-
-def allocator_rows(data: Dataset, reps: int, steps: int, k: int = 15) -> dict:
-    """9. The allocator: the LeNet step the projection uses (K = 15, five order keys of three models, masks
-    at 50%) timed with glibc's default thresholds and with freed memory kept (lth.core.allocator, what
-    training does), alternating twice, best of each. Same stack, same numbers computed; only where freed
-    memory goes differs."""
-    lenet = models.build("lenet_300_100", (1, 28, 28))
-    masks = masks_at(lenet, 0.5, k)
-    stack = Stack(lenet, lenet.init([generator(i, "bench") for i in range(k)]), masks, data, TrainingConfig(),
-                  order_keys=[i // 3 for i in range(k)])
-    counter = iter(range(10**9))
-    rates = {"glibc defaults": 0.0, "freed memory kept": 0.0}
-    for _ in range(2):
-        for name, setting in (("glibc defaults", allocator.glibc_defaults), ("freed memory kept",
-                                                                              allocator.keep_freed_memory)):
-            if not setting():
-                print("\n9. Allocator: no glibc mallopt here, not measured")
-                return {}
-            rates[name] = max(rates[name], k * _best(lambda: stack.step(next(counter)), reps, steps))
-    print(f"\n9. Allocator (LeNet step, K={k}): glibc defaults {rates['glibc defaults']:,.0f} model-it/s, "
-          f"freed memory kept {rates['freed memory kept']:,.0f} "
-          f"({rates['freed memory kept'] / rates['glibc defaults']:.2f}x)")
-    return rates

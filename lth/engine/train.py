@@ -16,7 +16,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core import allocator
 from ..core.config import TrainingConfig
 from ..core.seeds import generator
 from . import optim
@@ -132,8 +131,6 @@ class Stack:
         for p, m in self.masked:
             p.data.mul_(m)
         device = data.x_train.device
-        if device.type == "cpu":
-            allocator.keep_freed_memory()
         self.optimizer = optim.build(cfg, [p for p in self.weights.values() if p.requires_grad], device)
         self.order = BatchOrder(order_keys, len(data.x_train), cfg.batch_size, device)
         self.augment = Augment(self.order.unique, self.order.rows) if cfg.augment else None
