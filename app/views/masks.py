@@ -29,7 +29,7 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
         key = c3.selectbox("Trial", keys, key=f"m_trial_{arm}",  # options follow the arm
                            format_func=lambda k: f"trial {k[1]}" + (f", control {k[2]}" if k[2] else ""))
         where = f"{setting.get(level)}" if gate else f"level {level}"
-        sub = common.subtitle(run) + f" · {where}, {arms.label(arm)}, trial {key[1]}"
+        sub = common.subtitle(run) + f"<br>{where}, {arms.label(arm)}, trial {key[1]}"
         common.show(common.chart(run, ("m-bars", level, arm), lambda: mask_figures.remaining_by_layer(
             data, level, common.subtitle(run), arm)), "m-bars")
         layers = all_masks[key]

@@ -1,5 +1,7 @@
 """Paper vs this run: the paper's claims (LeNet-300-100's, or Section 5's for ResNet/VGG) checked one by one."""
 
+import re
+
 import common
 import streamlit as st
 
@@ -31,6 +33,7 @@ if run is not None and (data := common.load("summary", run)) is not None:
         shown.style.map(lambda v: shades.get(v, ""), subset=["verdict"]),
         width="stretch", hide_index=True, height=36 * (len(table) + 1) + 4,
         column_config={"this_run": "this run", "range": "per-trial range", "why": "why this tolerance"})
-    st.caption(f"{common.subtitle(run).replace('<br>', ' · ')}. 'Not yet' means the run has not reached the levels "
+    plain = re.sub(r"\s*<br>\s*", " · ", common.subtitle(run)).replace("<b>", "").replace("</b>", "")
+    st.caption(f"{plain}. 'Not yet' means the run has not reached the levels "
                "the claim needs (a run still computing fills them in). Same table: "
                f"`python -m lth check-paper {common.shown_path(run.path)}`")

@@ -85,7 +85,8 @@ def _layout(fig: go.Figure, title: str, subtitle: str, x: str, y: str, height: i
     top, bottom = 135 + lines, 150 + extra if legend_rows else 80
     plot = max(100, height + extra + lines - top - bottom)
     fig.update_layout(
-        title=dict(text=f"{title}<br><sup>{subtitle}</sup>", x=0.01, xanchor="left"),
+        title=dict(text=f"{title}<br><sup>{subtitle}</sup>", x=0.01, xanchor="left", y=1, yref="container", yanchor="top",
+                   pad=dict(t=18)),  # from the top down: a long label never runs into the plot
         xaxis_title=x, yaxis_title=y, font=FONT, template="plotly_white", height=height + extra + lines,
         legend=dict(orientation="h", yanchor="top", y=-75 / plot, x=0),  # 75 px under the plot, below the axis title
         margin=dict(l=80, r=30, t=top, b=bottom), hoverlabel=dict(font_size=14))

@@ -55,7 +55,8 @@ def remaining_by_layer(summary: pd.DataFrame, level: int, subtitle: str = "", ar
     data = pd.DataFrame({"layer": [c.split(":", 1)[1] for c in cols],
                          "percent_remaining": [100 * rows[c].mean() for c in cols]})
     fig = go.Figure(go.Bar(x=data.layer, y=data.percent_remaining, marker_color=arms.colour(arm),
-                           text=[f"{v:.1f}%" for v in data.percent_remaining], textposition="outside"))
+                           text=[f"{v:.1f}%" for v in data.percent_remaining], textposition="outside",
+                           cliponaxis=False))
     fig.update_yaxes(range=[0, 110])
     setting = rows.setting.iloc[0] if "setting" in rows and not rows.empty else None
     where = f"level {level}" if not isinstance(setting, str) else f"{setting} · {arms.label(arm)}"
