@@ -102,7 +102,7 @@ DAMAGED_CONFIGS = {
     "not-utf8": b"\xff\xfe\x00garbage",
     "a-list": "[1, 2]",
     "no-config-key": '{"run_id": "abc"}',
-    "unknown-field": '{"config": {"training": {"momentum": 0.9}}}',
+    "unknown-field": '{"config": {"training": {"nesterov": true}}}',
     "bad-value": '{"config": {"experiment": {"levels": -3}}}',
 }
 
