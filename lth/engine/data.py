@@ -114,7 +114,9 @@ def _channels_first(x: np.ndarray) -> np.ndarray:
     return x[:, None] if x.ndim == 3 else np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
-CIFAR_FOLDER = "cifar-10-batches-py"  # torchvision's layout: data_batch_1..5 and test_batch, pickled dicts
+# torchvision's layout: data_batch_1..5 and test_batch, pickled dicts. pickle here only reads that input format
+# (restricted to numpy arrays below); the project's own store never pickles.
+CIFAR_FOLDER = "cifar-10-batches-py"
 _CIFAR_GLOBALS = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                   ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .model_base import BatchedLinear, Layer, Model, Params
+from .model_base import BatchedLinear, Layer, Model, Params, conv_stack
 
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # torch's defaults, as open_lth uses them
 
@@ -136,17 +136,7 @@ VGG19 = (64, 64, "pool", 128, 128, "pool", 256, 256, 256, 256, "pool", 512, 512,
 
 
 def vgg(name: str, plan: tuple, input_shape, classes: int = 10) -> VGG:
-    c, h, w = input_shape
-    layers, pools, positions = [], [], []
-    for item in plan:
-        if item == "pool":
-            pools[-1] = True
-            h, w = h // 2, w // 2
-            continue
-        layers.append(Layer(f"conv{len(layers) + 1}", "conv", (item, c, 3, 3)))
-        pools.append(False)
-        positions.append(h * w)
-        c = item
+    layers, pools, positions, (c, _, _) = conv_stack(plan, input_shape)
     layers.append(Layer("output", "output", (classes, c)))
     positions.append(1)
     return VGG(name, tuple(layers), tuple(pools), tuple(input_shape), tuple(positions))

@@ -140,3 +140,20 @@ class Model:
 def is_buffer(name: str) -> bool:
     """A batch-norm running average: part of a network's state, rewound and evaluated, never trained."""
     return name.endswith((".running_mean", ".running_var"))
+
+
+def conv_stack(plan, input_shape) -> tuple[list[Layer], list[bool], list[int], tuple[int, int, int]]:
+    """3x3 conv layers from a plan like (64, 64, "pool", 128, ...) ("pool": 2x2 max-pooling after the conv
+    before it): the layers, a pool flag per layer, each layer's output positions (H*W), and the (C, H, W) after."""
+    c, h, w = input_shape
+    layers, pools, positions = [], [], []
+    for item in plan:
+        if item == "pool":
+            pools[-1] = True
+            h, w = h // 2, w // 2
+            continue
+        layers.append(Layer(f"conv{len(layers) + 1}", "conv", (item, c, 3, 3)))
+        pools.append(False)
+        positions.append(h * w)
+        c = item
+    return layers, pools, positions, (c, h, w)

@@ -10,21 +10,12 @@ from typing import Callable
 
 from ..core.config import BATCH_NORM_MODELS, ConfigError
 from . import deep_models
-from .model_base import BatchedLinear, Layer, Model, Params, is_buffer  # noqa: F401  (the names callers use)
+from .model_base import BatchedLinear, Layer, Model, Params, conv_stack, is_buffer  # noqa: F401  (the names callers use)
 
 
 def _conv_net(name: str, widths: list, input_shape, classes: int = 10) -> Model:
     """widths like [64, 64, "pool", 128, 128, "pool"] followed by fc 256, 256, classes."""
-    c, h, w = input_shape
-    layers, plan = [], []
-    for item in widths:
-        if item == "pool":
-            plan[-1] = True
-            h, w = h // 2, w // 2
-            continue
-        layers.append(Layer(f"conv{len(layers) + 1}", "conv", (item, c, 3, 3)))
-        plan.append(False)
-        c = item
+    layers, plan, _, (c, h, w) = conv_stack(widths, input_shape)
     features = c * h * w
     for i, out in enumerate([256, 256]):
         layers.append(Layer(f"fc{i + 1}", "fc", (out, features)))
