@@ -100,6 +100,11 @@ def cost_table(path: str, stamp: float) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
+def structure_table(path: str, stamp: float) -> pd.DataFrame:
+    return tables.structure_table(results.Run(Path(path)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
 def init_table(path: str, stamp: float) -> pd.DataFrame:
     return tables.init_table(results.Run(Path(path)))
 
@@ -121,9 +126,10 @@ def ticket_gain(path: str, trials: tuple[int, ...], stamp: float) -> pd.DataFram
 
 def load(kind: str, run: results.Run, *args):
     """Cached per-run data (summary, curves, masks, sweep_masks, weight_hist, methods, cost_table, init_table,
-    stability, stability_paths, ticket_gain); None with a visible error if damaged."""
+    structure_table, stability, stability_paths, ticket_gain); None with a visible error if damaged."""
     fn = {"summary": summary, "curves": curves, "masks": masks, "sweep_masks": sweep_masks, "weight_hist": weight_hist,
-          "methods": methods, "cost_table": cost_table, "init_table": init_table, "stability": stability,
+          "methods": methods, "cost_table": cost_table, "init_table": init_table,
+          "structure_table": structure_table, "stability": stability,
           "stability_paths": stability_paths, "ticket_gain": ticket_gain}[kind]
     try:
         return fn(str(run.path), *args, _stamp(str(run.path)))

@@ -22,6 +22,7 @@ page = st.navigation({
         st.Page("views/gradient.py", title="Gradient-found tickets", icon=":material/tune:"),
         st.Page("views/init.py", title="Pruning at init", icon=":material/start:"),
         st.Page("views/stability.py", title="Stability", icon=":material/timeline:"),
+        st.Page("views/structure.py", title="Structured tickets", icon=":material/view_column:"),
     ],
     "Try it": [
         st.Page("views/lab.py", title="Pruning lab", icon=":material/science:"),

@@ -166,6 +166,14 @@ def cmd_show(args) -> int:
             print("\nstability: copies forked at iteration k with different data orders; barrier = highest error on "
                   "the line between two copies minus the mean of its ends (points), means over pairs and trials")
             print(forks.round(2).to_string(index=False))
+        costs = tables.structure_table(run, args.metric)
+        if not costs.empty:
+            from .tickets import records
+
+            print("\nwhat each network costs (channels: prunable channels kept; params: the slimmed networks' with their "
+                  "channels gone, the ticket's non-zero ones; MFLOPs per example; ms: one forward pass of "
+                  f"{records.INFERENCE_BATCH} test images, measured beside the dense network's)")
+            print(costs.round(2).to_string(index=False))
         init = tables.init_table(run, args.metric)
         if not init.empty:
             print("\npruned at initialization, with the sanity checks (accuracy %, means over the sweeps' trials; "

@@ -166,10 +166,12 @@ def run(config: Config, runs_dir: Path, options: lottery.RunOptions, cluster: Cl
 
 
 def _level_inputs(run_dir: Path, level: int, trials: list[int]) -> list[Path]:
-    """What a level of these trials reads: each trial's plan (one-shot masks, rewind point) and last masks."""
+    """What a level of these trials reads: each trial's plan (one-shot masks, rewind point), last masks and (with
+    network slimming) the fine-tuned network it continues from; pack() skips the files a run does not have."""
     if level == 0:
         return []
-    return [f for t in trials for f in (paths.plan_file(run_dir, t), paths.unit_masks(run_dir, level - 1, t))]
+    return [f for t in trials for f in (paths.plan_file(run_dir, t), paths.unit_masks(run_dir, level - 1, t),
+                                        paths.unit_slim_weights(run_dir, level - 1, t))]
 
 
 def _sweep_job(factory: Callable, rel: Path, root: Path, dataset, device):

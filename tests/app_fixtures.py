@@ -11,8 +11,10 @@ takes milliseconds; training it again would take most of a minute on a busy
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,13 +36,15 @@ TITLES = {
     "gradient": "Tickets found by gradient descent",
     "init": "Why not prune at the start?",
     "stability": "Why tickets win: stability",
+    "structure": "Structured tickets: does pruning save anything?",
     "lab": "Pruning lab",
     "export": "Figures for this run",
 }
 # Plotly charts each page draws for the synthetic run (export draws none, it offers a zip).
-# The synthetic run has no gate, pruning-at-init or stability sweep: those pages explain how to add one and draw nothing.
+# The synthetic run has no gate, pruning-at-init or stability sweep and no slimming: those pages explain how to
+# add one and draw nothing.
 CHARTS = {"start": 1, "accuracy": 1, "early_stopping": 2, "paper": 0, "weights": 3, "masks": 6, "gradient": 0,
-          "init": 0, "stability": 0, "lab": 1, "export": 0}
+          "init": 0, "stability": 0, "structure": 0, "lab": 1, "export": 0}
 
 
 @dataclass(frozen=True)
@@ -86,3 +90,34 @@ def twin_run(run: Path, root: Path, seed: int = 1) -> Path:
     twin = Path(shutil.copytree(run, Path(root) / cfg.run_id, ignore=shutil.ignore_patterns(".lock", "CANCEL")))
     paths.config_file(twin).write_text(json.dumps({**blob, "run_id": cfg.run_id, "config": cfg.to_dict()}))
     return twin
+
+
+@contextmanager
+def app_on(runs: Path):
+    """AppTest pages reading `runs` as the shipped root (and no user runs), with the app's caches empty before and
+    after; yields open(stem, run_id) -> the AppTest after switching to that page."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    saved = {k: os.environ.get(k) for k in ("LTH_PRETRAINED_DIR", "LTH_RUNS_DIR")}
+    os.environ["LTH_PRETRAINED_DIR"], os.environ["LTH_RUNS_DIR"] = str(runs), str(runs.parent / "none")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+    def open_page(stem: str, run_id: str, **state) -> AppTest:
+        at = AppTest.from_file(str(ENTRY), default_timeout=60)
+        at.query_params["run"] = run_id[:12]
+        for k, v in state.items():
+            at.session_state[k] = v
+        at.run()
+        at.switch_page(str(page_file(stem).relative_to(ENTRY.parent))).run()
+        assert not at.exception and not at.error, (stem, [e.value for e in [*at.exception, *at.error]])
+        return at
+
+    try:
+        yield open_page
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        st.cache_data.clear()
+        st.cache_resource.clear()

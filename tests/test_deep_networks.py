@@ -224,30 +224,14 @@ def test_the_paper_presets_run_end_to_end_on_a_tiny_cifar_folder(tmp_path, capsy
 
 def _app_pages_say_so(runs, run_id: str) -> None:
     """Every page opens on a batch-norm run; the three analyses not built for it say so instead of a command."""
-    import os
+    from app_fixtures import app_on
 
-    import streamlit as st
-    from app_fixtures import ENTRY, page_file
-    from streamlit.testing.v1 import AppTest
-
-    saved = {k: os.environ.get(k) for k in ("LTH_PRETRAINED_DIR", "LTH_RUNS_DIR")}
-    os.environ["LTH_PRETRAINED_DIR"], os.environ["LTH_RUNS_DIR"] = str(runs), str(runs.parent / "none")
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    try:
-        for stem in ("start", "accuracy", "early_stopping", "paper", "weights", "masks", "gradient", "init", "stability"):
-            at = AppTest.from_file(str(ENTRY), default_timeout=60)
-            at.query_params["run"] = run_id[:12]
-            at.run()
-            at.switch_page(str(page_file(stem).relative_to(ENTRY.parent))).run()
-            assert not at.exception and not at.error, (stem, [e.value for e in [*at.exception, *at.error]])
-            notes = " ".join(i.value for i in at.info)
+    with app_on(runs) as page:
+        for stem in ("start", "accuracy", "early_stopping", "paper", "weights", "masks", "gradient", "init", "stability",
+                     "structure"):
+            notes = " ".join(i.value for i in page(stem, run_id).info)
             assert ("not built yet for batch-norm networks" in notes) == (stem in ("gradient", "init", "stability"))
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-        st.cache_data.clear()
-        st.cache_resource.clear()
+            assert ("trained without network slimming" in notes) == (stem == "structure")
 
 
 def test_every_chart_says_how_a_deep_run_trains():

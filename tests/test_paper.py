@@ -144,3 +144,23 @@ def test_a_reduced_deep_run_gets_its_figures_and_no_verdict():
     assert "needs the full run" in note
     assert set(table.verdict) == {"needs the full run"}
     assert table["mean"].tolist()[:2] == pytest.approx([90.0, 100.0])  # dense; every pruned level at or above it
+
+
+def test_a_slimming_run_is_checked_against_rethinkings_claims():
+    """Fresh init vs fine-tuned, and θ0 vs fresh init (at rate 0.1 only), as mean gaps over the pruned levels."""
+    from lth.core.config import preset
+    from lth.report import paper_deep
+
+    full = preset("vgg19-cifar10").override(slimming=True)
+    ticket = {0: 93.0, **{lv: 92.0 for lv in range(1, 4)}}
+    frame = pd.DataFrame(rows(ticket) + rows({lv: 91.0 for lv in range(1, 4)}, arm="reinit")
+                         + rows({0: 93.1}, arm="slim_finetune") + rows({1: 93.0, 2: 92.6, 3: 92.0}, arm="slim_finetune")
+                         + rows({1: 92.9, 2: 92.8, 3: 92.2}, arm="slim_fresh")
+                         + rows({1: 93.0, 2: 92.7, 3: 92.4}, arm="slim_rewind"))
+    table, note = paper_deep.check_run(full, frame)
+    assert "network slimming" in note
+    slim = table[table.claim.str.startswith("Slimming")].set_index("claim")
+    assert slim["mean"].tolist() == pytest.approx([0.1, 0.0667], abs=1e-3)  # (−0.1+0.2+0.2)/3, (0.1−0.1+0.2)/3
+    assert set(slim.verdict) == {"agree"}
+    low = paper_deep.check_run(preset("vgg19-cifar10-low").override(slimming=True), frame)[0]
+    assert low.claim.str.startswith("Slimming").sum() == 1  # the θ0 claim is about rate 0.1

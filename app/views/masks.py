@@ -4,7 +4,7 @@ import common
 import streamlit as st
 
 from lth.core import arms
-from lth.report import figures, mask_figures
+from lth.report import figures, mask_figures, structure_figures
 from lth.runs import tables
 
 st.title("What does the ticket keep?")
@@ -33,6 +33,13 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
         common.show(common.chart(run, ("m-bars", level, arm), lambda: mask_figures.remaining_by_layer(
             data, level, common.subtitle(run), arm)), "m-bars")
         layers = all_masks[key]
+        prunable = [c.split(":", 1)[1] for c in data.columns if c.startswith("channels:")]
+        if arms.get(arm) is not None and arms.get(arm).kind == "structured" and prunable:
+            st.markdown("Network slimming removes **whole channels**: a removed channel's filter, its batch-norm "
+                        "scale and shift, and every weight that reads it are gone. The three slimming arms share "
+                        "these channels.")
+            common.show(common.chart(run, ("m-channels", key, level), lambda: structure_figures.channel_map(
+                layers, prunable, sub)), "m-channels")
         tabs = st.tabs(list(layers))
         for tab, (name, mask) in zip(tabs, layers.items()):
             with tab:

@@ -19,9 +19,10 @@ from typing import Callable
 
 from .config import Config, ExperimentConfig
 
-KINDS = ("imp", "control", "gradient", "strong", "init")
+KINDS = ("imp", "control", "gradient", "strong", "init", "structured")
 GROUPS = {  # how the Accuracy page groups arms so a chart stays readable
     "IMP and its controls": ("imp", "control"),
+    "Structured (network slimming)": ("structured",),
     "Pruned at initialization": ("init",),
     "Found by gradient descent": ("gradient", "strong"),
 }
@@ -33,11 +34,14 @@ class Arm:
     label: str
     colour: str  # Okabe-Ito where there is one: colour-blind safe, and visible on a projector
     kind: str  # imp: IMP's ticket; control: a control of IMP's; gradient: a learned mask, retrained; strong: never
-    # trained; init: pruned at initialization (SNIP, GraSP, SynFlow) and their sanity checks
+    # trained; init: pruned at initialization (SNIP, GraSP, SynFlow) and their sanity checks; structured: whole
+    # channels removed (network slimming)
     mask: str  # how its mask is made: a function of lth.tickets.masks; "learned" (a gate method's); "scored" or
     # "shuffled" (a pruning-at-init method's, lth.tickets.init_search)
-    init: str = "rewind"  # which weights it trains from: "rewind" (the trial's θ0 or θk) or "fresh" (its own draw)
-    from_dense: bool = False  # its curve starts at the dense network: level 0 trains only the ticket
+    init: str = "rewind"  # which weights it trains from: "rewind" (the trial's θ0 or θk), "fresh" (its own draw) or
+    # "finetune" (its own trained weights of the level before)
+    from_dense: bool = False  # its curve starts at another arm's level 0 (`dense_arm`'s), which it does not train
+    dense_arm: str = "ticket"
     stores_mask: bool = True  # False: its mask is another arm's (reinit uses the ticket's) and is not stored twice
     count: Callable[[ExperimentConfig], int] | None = None  # models per trial and level in an IMP run; None: a method's
     method: str = ""  # the gradient method that learns it (lth gates --method)
@@ -114,9 +118,15 @@ def order(name: str) -> tuple:
 
 
 def from_dense(name: str) -> bool:
-    """Its curve starts at the dense network (IMP's controls): level 0 trains only the ticket."""
+    """Its curve starts at another arm's dense network (IMP's controls start at the ticket's): it has no level 0."""
     arm = REGISTRY.get(name)
     return arm is not None and arm.from_dense
+
+
+def dense_arm(name: str) -> str:
+    """The arm whose level 0 starts this arm's curve (an arm that trains its own level 0: itself)."""
+    arm = REGISTRY.get(name)
+    return arm.dense_arm if arm is not None and arm.from_dense else name
 
 
 def has_own_mask(name: str) -> bool:
@@ -126,9 +136,9 @@ def has_own_mask(name: str) -> bool:
 
 
 def is_imp_family(name: str) -> bool:
-    """IMP's ticket and its controls: their levels are pruning rounds (a method's points are sweep points)."""
+    """Arms an IMP run trains: their levels are pruning rounds (a method's points are sweep points)."""
     arm = REGISTRY.get(name)
-    return arm is None or arm.kind in ("imp", "control")
+    return arm is None or arm.kind in ("imp", "control", "structured")
 
 
 # --- IMP and its controls ------------------------------------------------------------
@@ -139,6 +149,18 @@ register(Arm("random_prune", "Random pruning", "#7F7F7F", "control", mask="rando
              count=lambda e: e.random_prune))
 register(Arm("one_shot", "One-shot pruning", "#CC79A7", "control", mask="one_shot", from_dense=True,
              count=lambda e: int(e.one_shot)))
+
+# --- structured tickets: network slimming's channels, trained three ways (one mask, the fine-tuned chain's) ----
+# Each trains with the L1 penalty on its batch-norm scales, so the three differ only in where they start.
+slimming = lambda e: int(e.slimming)  # noqa: E731
+register(Arm("slim_finetune", "Slimmed, fine-tuned (network slimming)", "#117733", "structured", mask="slimmed",
+             init="finetune", count=slimming, marker="square"))
+register(Arm("slim_rewind", "Slimmed, rewound (structured ticket)", "#44AA99", "structured", mask="slimmed",
+             from_dense=True, dense_arm="slim_finetune", stores_mask=False, count=slimming, marker="square",
+             dash="dash"))
+register(Arm("slim_fresh", "Slimmed, fresh init (structure only)", "#88CCEE", "structured", mask="slimmed",
+             init="fresh", from_dense=True, dense_arm="slim_finetune", stores_mask=False, count=slimming,
+             marker="square", dash="dot"))
 
 # --- masks learned by gradient descent (lth gates): one hue per method, strong darker with a diamond ----
 register(Arm("gaussian_strong", "Gaussian gates, strong (θ₀ frozen)", "#005C43", "strong", mask="learned",

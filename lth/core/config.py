@@ -24,7 +24,7 @@ def _f(default: Any, help: str, choices: tuple | None = None):
 
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "synthetic")
-BATCH_NORM_MODELS = ("resnet18", "vgg19", "resnet8_w8")  # lth.engine.deep_models builds these
+BATCH_NORM_MODELS = ("resnet18", "vgg19", "resnet8_w8", "vgg6_w8")  # lth.engine.deep_models builds these
 MODELS = ("lenet_300_100", "conv2", "conv4", "conv6", *BATCH_NORM_MODELS)
 
 
@@ -84,6 +84,10 @@ class PruningConfig:
                                    "the paper leaves ResNet's 1x1 shortcuts and the output layer unpruned)",
                             ("all", "conv"))
     rewind_iteration: int = _f(0, "reset survivors to the weights of this iteration (0 = the initialisation)")
+    slim_rate: float = _f(0.25, "network slimming (--slimming): fraction of the remaining prunable channels removed per "
+                                "level, by one threshold on |batch-norm scale| over all of them")
+    slim_l1: float = _f(1e-4, "network slimming (--slimming): λ of the L1 penalty on the prunable channels' batch-norm "
+                              "scales, added to every slimming arm's training loss")
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ class ExperimentConfig:
     reinit: int = _f(1, "random-reinitialisation controls per trial and level")
     random_prune: int = _f(1, "random-pruning controls per trial and level")
     one_shot: bool = _f(True, "also train one-shot tickets pruned straight to each level's sparsity")
+    slimming: bool = _f(False, "also find structured tickets by network slimming (batch-norm networks): channels "
+                               "whose batch-norm scale is smallest are removed level by level, and the slimmed "
+                               "network trains three ways: fine-tuned, rewound, freshly initialised")
     label: str = _f("", "a note every chart of the run shows, e.g. what a reduced protocol changed and why")
 
 
@@ -212,6 +219,10 @@ def validate(c: Config) -> None:
                 need(getattr(getattr(c, section), f.name) in choices, f.name, f"choose one of {', '.join(choices)}")
     for name in ("rate_conv", "rate_fc", "rate_output", "rate_global"):
         need(0.0 <= getattr(c.pruning, name) < 1.0, name, "a fraction in [0, 1)")
+    need(0.0 < c.pruning.slim_rate < 1.0, "slim_rate", "a fraction in (0, 1)")
+    need(c.pruning.slim_l1 >= 0, "slim_l1", "a number >= 0")
+    need(not c.experiment.slimming or c.model.model in BATCH_NORM_MODELS, "slimming",
+         f"network slimming needs a batch-norm network: --model one of {', '.join(BATCH_NORM_MODELS)}")
     need(c.experiment.levels >= 0, "levels", "an integer >= 0")
     need(c.experiment.trials >= 1, "trials", "an integer >= 1")
     need(c.experiment.reinit >= 0, "reinit", "an integer >= 0")

@@ -80,6 +80,11 @@ def unit_masks(run: Path, level: int, trial: int) -> Path:
     return unit_dir(run, level, trial) / "masks.npz"
 
 
+def unit_slim_weights(run: Path, level: int, trial: int) -> Path:
+    """Network slimming's fine-tuned network at the end of a level: where the next level's fine-tuning starts."""
+    return unit_dir(run, level, trial) / "slim_weights.npz"
+
+
 def unit_weight_hist(run: Path, level: int, trial: int) -> Path:
     return unit_dir(run, level, trial) / "weight_hist.parquet"
 

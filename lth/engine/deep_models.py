@@ -45,6 +45,11 @@ class BatchNormNet(Model):
     def flops_per_example(self) -> int:
         return sum(2 * layer.size * p for layer, p in zip(self.layers, self.positions))
 
+    def prunable_channels(self) -> dict[str, tuple[str, ...]]:
+        """The layers whose output channels network slimming may remove, each with the layers that read those
+        channels (whose input channels go with them)."""
+        raise NotImplementedError
+
     def init(self, generators: list[torch.Generator], device="cpu") -> Params:
         k, params = len(generators), {}
         for layer in self.layers:
@@ -82,6 +87,11 @@ def _head(params: Params, h: torch.Tensor, k: int) -> torch.Tensor:
 @dataclass(frozen=True)
 class ResNet(BatchNormNet):
     blocks: tuple[tuple[str, int, bool], ...] = ()  # (name prefix, stride, has a 1x1 shortcut) per residual block
+
+    def prunable_channels(self) -> dict[str, tuple[str, ...]]:
+        """Each block's inner channels (conv1's, read by conv2), as slimming's ResNet pruning does: the channels
+        the residual additions share stay whole."""
+        return {f"{prefix}_conv1": (f"{prefix}_conv2",) for prefix, _, _ in self.blocks}
 
     def forward(self, params: Params, x: torch.Tensor, shared_input: bool = False, train: bool = False) -> torch.Tensor:
         k = params["conv.weight"].shape[0]
@@ -121,6 +131,10 @@ def resnet(name: str, width: int, blocks_per_stage: int, input_shape, classes: i
 
 @dataclass(frozen=True)
 class VGG(BatchNormNet):
+    def prunable_channels(self) -> dict[str, tuple[str, ...]]:
+        """Every convolution's channels, read by the next convolution (the last one's by the output layer)."""
+        names = [layer.name for layer in self.layers]
+        return {n: (names[i + 1],) for i, n in enumerate(names[:-1])}
     def forward(self, params: Params, x: torch.Tensor, shared_input: bool = False, train: bool = False) -> torch.Tensor:
         k = params["output.weight"].shape[0]
         h = _stacked(x, shared_input)
@@ -133,6 +147,8 @@ class VGG(BatchNormNet):
 
 # Liu et al. 2019's CIFAR VGG-19 (the paper's): 3x3 convs with batch norm, "pool" = 2x2 max-pooling.
 VGG19 = (64, 64, "pool", 128, 128, "pool", 256, 256, 256, 256, "pool", 512, 512, 512, 512, "pool", 512, 512, 512, 512)
+
+VGG6_W8 = (8, 8, "pool", 16, 16, "pool", 32, 32)
 
 
 def vgg(name: str, plan: tuple, input_shape, classes: int = 10) -> VGG:
@@ -147,4 +163,6 @@ REGISTRY = {
     "vgg19": lambda s, classes=10: vgg("vgg19", VGG19, s, classes),
     # A CPU-sized ResNet for the reduced shipped run: one block per stage (ResNet-8), width 8.
     "resnet8_w8": lambda s, classes=10: resnet("resnet8_w8", 8, 1, s, classes),
+    # A CPU-sized VGG for the reduced network-slimming run: six convs of width 8, 16, 32.
+    "vgg6_w8": lambda s, classes=10: vgg("vgg6_w8", VGG6_W8, s, classes),
 }

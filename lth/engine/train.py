@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..core.config import TrainingConfig
 from ..core.seeds import generator
-from . import optim
+from . import optim, slimming
 from .augment import Augment
 from .data import Dataset
 from .models import Model, Params, is_buffer
@@ -121,13 +121,17 @@ class Stack:
     """K models' weights, gradient masks, optimiser state and data order; one training step at a time."""
 
     def __init__(self, model: Model, params: Params, masks: Masks, data: Dataset, cfg: TrainingConfig,
-                 order_keys: list):
+                 order_keys: list, penalty: slimming.Penalty | None = None):
         if cfg.batch_size > len(data.x_train):
             raise ValueError(f"--batch-size={cfg.batch_size} exceeds the {len(data.x_train)} training examples")
         self.model, self.data, self.cfg, self.k = model, data, cfg, len(order_keys)
         # Batch-norm running averages travel with the weights (rewound, evaluated) but are never trained.
         self.weights = {name: p.detach().clone().requires_grad_(not is_buffer(name)) for name, p in params.items()}
         self.masked = [(p, masks[layer_of(name)].to(p.dtype)) for name, p in self.weights.items() if layer_of(name)]
+        self.penalty = penalty if penalty and any(penalty.rows) else None
+        if self.penalty:  # slimmed rows: a removed channel's batch-norm scale and shift stay 0 too
+            bn = slimming.bn_masks(model, masks, penalty.rows)
+            self.masked += [(self.weights[name], m.to(self.weights[name].dtype)) for name, m in bn.items()]
         for p, m in self.masked:
             p.data.mul_(m)
         device = data.x_train.device
@@ -148,6 +152,8 @@ class Stack:
         loss = loss.view(self.k, -1).mean(1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()  # models are independent: d(sum)/d(theta_i) = d(loss_i)/d(theta_i)
+        if self.penalty:
+            slimming.add_penalty(self.model, self.weights, self.penalty)
         torch._foreach_mul_([p.grad for p, _ in self.masked], [m for _, m in self.masked])
         self.optimizer.step()
         return loss.detach()
@@ -248,9 +254,11 @@ def finish(model: Model, data: Dataset, points: np.ndarray, curves: dict[str, np
 
 
 def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: TrainingConfig, order_keys: list,
-          snapshot_at: int | None = None, hooks: Hooks = Hooks()) -> TrainResult:
-    """The paper's protocol for K masked models: the config's optimiser, evaluation every cfg.eval_every, θk kept if asked."""
-    stack = Stack(model, params, masks, data, cfg, order_keys)
+          snapshot_at: int | None = None, hooks: Hooks = Hooks(), penalty: slimming.Penalty | None = None
+          ) -> TrainResult:
+    """The paper's protocol for K masked models: the config's optimiser, evaluation every cfg.eval_every, θk kept
+    if asked; the rows `penalty` names train with network slimming's L1 penalty and channel masks."""
+    stack = Stack(model, params, masks, data, cfg, order_keys, penalty)
     kept: dict[str, Params] = {}
 
     def keep(it: int) -> None:

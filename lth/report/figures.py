@@ -43,7 +43,8 @@ DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": 
 
 
 MODEL_NAMES = {"lenet_300_100": "LeNet-300-100", "conv2": "Conv-2", "conv4": "Conv-4", "conv6": "Conv-6",
-               "resnet18": "ResNet-18", "vgg19": "VGG-19", "resnet8_w8": "ResNet-8 (width 8)"}
+               "resnet18": "ResNet-18", "vgg19": "VGG-19", "resnet8_w8": "ResNet-8 (width 8)",
+               "vgg6_w8": "VGG-6 (width 8)"}
 
 
 def _optimiser(t) -> str:
@@ -74,6 +75,8 @@ def describe(config: Config, note: str = "", short: bool = False) -> str:
     # short subtitles are for half-width charts: a line break where a narrow chart would cut the line off
     what = f"{model} on {DATASET_NAMES[config.data.dataset]}" + ("<br>" if short else " · ") + f"{t.iterations:,} iterations a level · {trials}"
     how = f"{_optimiser(t)}, batch {t.batch_size} · prune {rates} per level, {rewind}"
+    if e.slimming:
+        how += f" · slim {p.slim_rate:.0%} of channels a level, λ {p.slim_l1:g}"
     return label + what + (f" · {note}" if note else "") + ("" if short else f"<br>{how}")
 
 
@@ -118,13 +121,14 @@ def sparsity_frame(summary: pd.DataFrame, metric: str, run_label: str = "") -> p
     if summary.empty:
         return pd.DataFrame()
     scale = METRICS[metric][1]
-    dense = summary[summary.level == 0]
     summary = summary.assign(**{c: summary[c] if c in summary else None for c in ("setting", "point")})
+    dense = summary[summary.level == 0]
     parts = []
     for arm in sorted(summary.arm.unique(), key=arms.order):
         rows = summary[summary.arm == arm]
-        if arms.from_dense(arm) and not dense.empty:
-            rows = pd.concat([dense.assign(arm=arm), rows])
+        start = dense[dense.arm == arms.dense_arm(arm)]
+        if arms.from_dense(arm) and not start.empty:
+            rows = pd.concat([start.assign(arm=arm), rows])
         parts.append(rows)
     s = pd.concat(parts)
     s = s.assign(label=[x if isinstance(x, str) and x else f"level {int(lv)}" for lv, x in zip(s.level, s.setting)])

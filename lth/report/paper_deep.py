@@ -108,6 +108,27 @@ _LATE = [
 CLAIMS[("resnet", "late")] = CLAIMS[("vgg", "late")] = _LATE
 
 
+def _pair_gap(c: pd.DataFrame, better: str, worse: str) -> float:
+    """Mean over pruned levels of `better` minus `worse` accuracy, in points (the levels both have)."""
+    a, b = _arm(c, better), _arm(c, worse)
+    levels = [lv for lv in a.index if lv > 0 and lv in b.index]
+    if not levels:
+        raise LookupError(f"no pruned level of both {better} and {worse} yet")
+    return float(100 * np.mean([a.loc[lv, ACC] - b.loc[lv, ACC] for lv in levels]))
+
+
+# Network slimming's follow-up (Liu et al. 2019, "Rethinking the Value of Network Pruning"; PAPER.md, "Network
+# slimming"): the slimmed structure, not the weights it was found with, is what matters.
+SLIMMING = [
+    Claim("Slimming: the slimmed network trained from scratch does as well as fine-tuned", "yes (scratch matches "
+          "or beats fine-tuning)", "fresh init minus fine-tuned, mean over pruned levels, at least -0.5 points",
+          SEED_NOISE, lambda c: _pair_gap(c, "slim_fresh", "slim_finetune"), lambda v: v >= -0.5, " points"),
+    Claim("Slimming at rate 0.1: θ0 (a structured ticket) no better than a fresh init", "no better [unverified]",
+          "rewound minus fresh init, mean over pruned levels, at most +0.5 points", SEED_NOISE,
+          lambda c: _pair_gap(c, "slim_rewind", "slim_fresh"), lambda v: v <= 0.5, " points"),
+]
+
+
 def family(config: Config) -> str | None:
     model = config.model.model
     return "resnet" if model.startswith("resnet") else "vgg" if model.startswith("vgg") else None
@@ -136,6 +157,9 @@ def claims_for(config: Config) -> tuple[list[Claim], str]:
     what = {"high": "rewound to θ0 at a high rate", "low": "rewound to θ0 at a low rate",
             "warmup": "rewound to θ0 with warmup", "late": f"rewound to iteration {config.pruning.rewind_iteration}"}
     line = f"Section 5 claims for {net.upper() if net == 'vgg' else 'ResNet'}, {what[reg]}"
+    if config.experiment.slimming:
+        claims = claims + (SLIMMING if reg == "high" else SLIMMING[:1])  # the second is about rate 0.1
+        line += ", and network slimming's follow-up (Liu et al. 2019)"
     if not full_run(config):
         line += ("; this run is not the paper's network on CIFAR-10 at its full length, so every verdict is "
                  "'needs the full run' and the figures say what this run found")

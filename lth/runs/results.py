@@ -133,8 +133,9 @@ class Run:
         rows = []
         for kind, index, blob in self._summaries():
             for row in blob["rows"]:
-                flat = {k: v for k, v in row.items() if k != "remaining_by_layer"}
+                flat = {k: v for k, v in row.items() if k not in ("remaining_by_layer", "channels_by_layer")}
                 flat.update({f"remaining:{n}": v for n, v in row["remaining_by_layer"].items()})
+                flat.update({f"channels:{n}": v for n, v in row.get("channels_by_layer", {}).items()})
                 rows.append({"level": index if kind == "level" else None,
                              "point": index if kind == "point" else None, **flat})
         frame = pd.DataFrame(rows)

@@ -122,6 +122,30 @@ def comparison(runs: dict[str, Run], metric: str = "test_acc_at_early_stop") -> 
     return table.rename_axis("level").reset_index()
 
 
+def structure_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
+    """What each network of a slimming run costs, per level and arm (means over trials): % of weights and channels
+    left, parameters, FLOPs per example and the speed-up they promise, the measured inference time beside the
+    dense network's (timed in the same moment) and the speed-up measured, and accuracy. IMP's ticket is there as
+    the unstructured comparison: stored and run dense, its FLOPs and time are the dense network's."""
+    s = imp_rows(run.summary())
+    if s.empty or "inference_ms" not in s:
+        return pd.DataFrame()
+    s = s[s.inference_ms.notna()]
+    channel_cols = [c for c in s.columns if c.startswith("channels:")]
+    total = s[channel_cols].sum(axis=1, min_count=1)
+    s = s.assign(channels=total, speedup_flops=s.flops_dense / s.flops, speedup=s.inference_ms_dense / s.inference_ms)
+    g = s.groupby(["level", "arm"], sort=False)
+    table = pd.DataFrame({
+        "% remaining": 100 * g.remaining.mean(),
+        "channels": g.channels.mean(),
+        "params": g.parameters.mean(), "params dense": g.parameters_dense.mean(),
+        "MFLOPs": g.flops.mean() / 1e6, "x fewer FLOPs": g.speedup_flops.mean(),
+        "ms": g.inference_ms.mean(), "ms dense": g.inference_ms_dense.mean(), "x faster": g.speedup.mean(),
+        "acc %": 100 * g[metric].mean()}).reset_index()
+    table = table.sort_values(["level", "arm"], key=lambda c: c.map(arms.order) if c.name == "arm" else c)
+    return table.reset_index(drop=True)
+
+
 MIXED = "mixed"  # cost_table's device of a chain that trained on more than one device type
 
 

@@ -26,7 +26,7 @@ from ..core import arms, devices, paths, store
 from ..core.config import Config, ConfigError
 from ..core.seeds import Streams
 from ..engine import data as data_mod
-from ..engine import models, pruning
+from ..engine import models, pruning, slimming
 from ..engine.train import TrainResult, train
 from . import masks as mask_fns
 from . import records
@@ -75,10 +75,11 @@ def compute(config: Config, run_dir: Path, device, body) -> Path:
 
 
 def members(config: Config, level: int, trials: list[int]) -> list[Member]:
-    """Each trial's models at a level, trial by trial in registry order; level 0 trains only IMP's dense net."""
+    """Each trial's models at a level, trial by trial in registry order; level 0 trains only the dense nets (IMP's,
+    and with slimming, the one trained with slimming's penalty): the other arms' curves start at one of them."""
     e = config.experiment
     return [Member(t, name, r) for t in trials for name in arms.in_run(config)
-            if level > 0 or arms.get(name).kind == "imp" for r in range(arms.get(name).count(e))]
+            if level > 0 or not arms.from_dense(name) for r in range(arms.get(name).count(e))]
 
 
 def grouping(model: models.Model, device, batch: int, per_trial: int, trials_together: int | None = None
@@ -157,8 +158,11 @@ class Lottery:
     def ticket_masks(self, level: int, trials: list[int]) -> pruning.Masks:
         if level == 0:
             return pruning.dense_masks(self.model, len(trials), self.device)
-        return self.saved_masks(trials, lambda t: paths.unit_masks(self.run_dir, level - 1, t),
-                                lambda t: ("next", t, 0))
+        return self.previous_masks(level, trials, "next")
+
+    def previous_masks(self, level: int, trials: list[int], key: str) -> pruning.Masks:
+        """Masks the level before stored for this one under `key` (the ticket's is "next")."""
+        return self.saved_masks(trials, lambda t: paths.unit_masks(self.run_dir, level - 1, t), lambda t: (key, t, 0))
 
     def one_shot_masks(self, level: int, trials: list[int]) -> pruning.Masks:
         return self.saved_masks(trials, lambda t: paths.plan_file(self.run_dir, t),
@@ -178,12 +182,16 @@ class Lottery:
         # Level 0 trains from θ0 and is where a late-rewinding point θk is taken; later levels rewind to it.
         rewind = self.theta0(trials) if level == 0 else self.rewind_point(trials)
         at = mask_fns.Level(self.model, level, trials, self.ticket_masks(level, trials),
-                            lambda: self.one_shot_masks(level, trials), self.streams, self.device)
+                            lambda: self.one_shot_masks(level, trials), self.streams, self.device,
+                            lambda key: self.previous_masks(level, trials, key))
         params, masks = [], []
         for m in members:
             arm = arms.get(m.arm)
             if arm.init == "fresh":
                 params.append(self.model.init([self.streams.member(m.arm, m.trial, level, m.replicate)], self.device))
+            elif arm.init == "finetune" and level > 0:  # its own trained network of the level before
+                saved = store.read_npz(paths.unit_slim_weights(self.run_dir, level - 1, m.trial))
+                params.append({n: torch.from_numpy(v[None]).to(self.device) for n, v in saved.items()})
             else:
                 params.append({n: p[at.index(m)] for n, p in rewind.items()})
             masks.append(mask_fns.make(arm.mask, at, m))
@@ -205,7 +213,7 @@ class Lottery:
             self.progress.start_level(level, len(members[part]))
             chunks.append(train(self.model, {n: p[part] for n, p in params.items()}, pruning.select(masks, part),
                                 self.data, self.config.training, order_keys=[self.order_key(level, m) for m in members[part]],
-                                snapshot_at=rewind_at, hooks=self.progress.hooks))
+                                snapshot_at=rewind_at, hooks=self.progress.hooks, penalty=self.penalty(members[part])))
         result = TrainResult.concat(chunks)
         seconds = (time.time() - started) / len(trials)
         for t in trials:
@@ -213,6 +221,11 @@ class Lottery:
             self.write_unit(level, t, [members[i] for i in rows], {n: p[rows] for n, p in params.items()},
                             pruning.select(masks, rows), result.select(rows), seconds)
         log.info("level %d, trial(s) %s done in %.1fs", level, trials, time.time() - started)
+
+    def penalty(self, members: list[Member]) -> slimming.Penalty | None:
+        """Network slimming's L1 penalty for the stack's structured arms (None in a run without them)."""
+        rows = [arms.get(m.arm).kind == "structured" for m in members]
+        return slimming.Penalty(rows, self.config.pruning.slim_l1) if any(rows) else None
 
     def write_unit(self, level: int, trial: int, members: list[Member], params: models.Params,
                    masks: pruning.Masks, result: TrainResult, seconds: float) -> None:
@@ -231,8 +244,23 @@ class Lottery:
         summary["execution"] = self.execution
         entries = records.mask_entries(members, masks)
         entries[("next", trial, 0)] = {n: m[0].cpu().numpy() for n, m in next_masks.items()}  # the next level's ticket
+        if self.config.experiment.slimming:
+            entries[("slim_next", trial, 0)] = self.slim(level, trial, members, masks, result, summary)
         records.write_unit(rd, level, trial, self.model, records.curves_frame(level, members, result), entries, summary,
                            {paths.unit_weight_hist: hist, paths.unit_weight_stats: stats})
+
+    def slim(self, level: int, trial: int, members: list[Member], masks: pruning.Masks, result: TrainResult,
+             summary: dict) -> dict:
+        """Network slimming's part of a unit: the fine-tuned network kept for the next level to start from, what
+        each structured arm and the ticket cost (parameters, FLOPs, measured inference time) in the summary's rows,
+        and the next level's slimmed mask (returned, to store with the unit's masks)."""
+        row = members.index(Member(trial, "slim_finetune", 0))
+        tuned = {n: p[row:row + 1] for n, p in result.final.items()}
+        store.write_npz(paths.unit_slim_weights(self.run_dir, level, trial), {n: p[0].cpu().numpy() for n, p in tuned.items()})
+        records.add_costs(self.model, members, masks, result.final, self.data, summary)
+        channels = slimming.next_channels(self.model, tuned, slimming.channels_of(self.model, pruning.select(masks, [row])),
+                                          self.config.pruning.slim_rate)
+        return {n: m[0].cpu().numpy() for n, m in slimming.weight_masks(self.model, channels).items()}
 
     def write_plan(self, trial: int, result: TrainResult, dense_final: models.Params) -> None:
         """What a trial's later levels and the pruning lab need from its level 0."""

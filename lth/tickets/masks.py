@@ -8,7 +8,7 @@ entry plus, if no existing function fits, one function here.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ..core.seeds import Streams
@@ -34,6 +34,8 @@ class Level:
     load_one_shot: Callable[[], pruning.Masks]  # the one-shot masks of this level, one per trial (read when asked)
     streams: Streams
     device: object
+    load_previous: Callable[[str], pruning.Masks] | None = None  # masks the level before stored under a key
+    _previous: dict = field(default_factory=dict)
 
     def index(self, member: Member) -> slice:
         i = self.trials.index(member.trial)
@@ -42,6 +44,12 @@ class Level:
     @functools.cached_property
     def one_shot(self) -> pruning.Masks:
         return self.load_one_shot()
+
+    def previous(self, key: str) -> pruning.Masks:
+        """The masks the level before stored for this level under `key`, one per trial (read once)."""
+        if key not in self._previous:
+            self._previous[key] = self.load_previous(key)
+        return self._previous[key]
 
 
 MAKERS: dict[str, Callable[[Level, Member], pruning.Masks]] = {}
@@ -79,3 +87,12 @@ def random(level: Level, member: Member) -> pruning.Masks:
 def one_shot(level: Level, member: Member) -> pruning.Masks:
     """The trial's trained dense network pruned straight to this level's sparsity (computed at level 0)."""
     return pruning.select(level.one_shot, level.index(member))
+
+
+@maker("slimmed")
+def slimmed(level: Level, member: Member) -> pruning.Masks:
+    """Network slimming's channels: whole at level 0, then the fine-tuned slimming network's of the level before,
+    thinned by its batch-norm scales (lth.engine.slimming.next_channels); the three slimming arms share it."""
+    if level.level == 0:
+        return pruning.dense_masks(level.model, 1, level.device)
+    return pruning.select(level.previous("slim_next"), level.index(member))

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from ..core import arms, devices, paths, store, sweeps
 from ..core.config import Config, PruningConfig
 from ..engine import data as data_mod
-from ..engine import pruning
+from ..engine import pruning, slimming
 from ..engine.models import Model, Params
 from ..engine.train import Cancelled, Diverged, Hooks, TrainResult, evaluate
 
@@ -61,6 +61,37 @@ def summary(level: int, members, masks: pruning.Masks, result: TrainResult, mode
     return {kind: level, "trial": members[0].trial, "models": len(members),
             "model_iterations": len(members) * iterations,
             "seconds": round(seconds, 2), "layers": [layer.name for layer in model.layers], "rows": rows}
+
+
+# --- what a network costs: structured vs unstructured sparsity (network slimming runs) -------
+INFERENCE_BATCH = 256  # test examples one timed forward pass sees
+
+
+def add_costs(model: Model, members, masks: pruning.Masks, final: Params, data, summary: dict) -> None:
+    """For IMP's ticket and each structured arm, in its summary row: the network as it would be deployed (the
+    slimmed ones with their removed channels really gone; the ticket dense, with its zeros), its parameters,
+    FLOPs per example and measured inference time, each beside the dense network's, timed in the same moment."""
+    x = data.x_test[:INFERENCE_BATCH]
+    dense_params = slimming.parameters(model)
+    for i, (m, row) in enumerate(zip(members, summary["rows"])):
+        kind = arms.get(m.arm).kind
+        if kind not in ("imp", "structured"):
+            continue
+        weights = {n: p[i:i + 1] for n, p in final.items()}
+        one = pruning.select(masks, [i])
+        if kind == "structured":
+            channels = slimming.channels_of(model, one)
+            small, small_weights = slimming.build(model, weights, channels)
+            row["channels_by_layer"] = {n: int(c[0].sum()) for n, c in channels.items()}
+            row["parameters"], row["flops"] = slimming.parameters(small), small.flops_per_example()
+        else:  # an unstructured mask: stored and computed dense, with its zeros
+            small, small_weights = model, pruning.apply(weights, one)
+            row["parameters"] = dense_params - model.prunable + sum(int(v.sum()) for v in one.values())
+            row["flops"] = model.flops_per_example()
+        row["parameters_dense"], row["flops_dense"] = dense_params, model.flops_per_example()
+        row["inference_ms_dense"] = slimming.inference_ms(model, weights, x)
+        row["inference_ms"] = slimming.inference_ms(small, small_weights, x)
+        row["inference_device"] = devices.describe(x.device)
 
 
 # --- a unit: what one trial records at one level (or sweep point) -----------------------
