@@ -7,7 +7,9 @@ run that is still training shows new levels as they land.
 
 from __future__ import annotations
 
+import functools
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -52,6 +54,13 @@ def run_index() -> pd.DataFrame:
 
 
 def _stamp(path: str) -> float:
+    """The run's stamp (results.stamp), read at most once a second per run: a page asks for it at every load and
+    chart, and a class asks together; a run's progress shows within a second."""
+    return _stamp_in(path, int(time.monotonic()))
+
+
+@functools.lru_cache(maxsize=256)
+def _stamp_in(path: str, second: int) -> float:
     return results.stamp(Path(path))
 
 
@@ -140,6 +149,7 @@ def load(kind: str, run: results.Run, *args):
 
 
 # --- the run picker, shared by every page (session state + URL) ------------------------
+@st.cache_data(ttl=2, show_spinner=False)
 def healthy_runs() -> pd.DataFrame:
     table = run_index()
     good = table[(table["damaged"] == "") & (table["units_done"] > 0)]
@@ -149,8 +159,13 @@ def healthy_runs() -> pd.DataFrame:
         columns=["_shipped", "_real"])
 
 
-def sidebar() -> None:
+@st.cache_data(ttl=2, show_spinner=False)
+def damaged_runs() -> list[tuple[str, str]]:
     table = run_index()
+    return [(row.path, row.damaged) for row in table[table["damaged"] != ""].itertuples()]
+
+
+def sidebar() -> None:
     good = healthy_runs()
     with st.sidebar:
         if good.empty:
@@ -166,11 +181,11 @@ def sidebar() -> None:
             st.selectbox("Run", options, key="run", format_func=lambda p: labels.get(p, p),
                          help="Every page shows this run. The address bar keeps it, so a copied link opens the same view.")
             st.query_params["run"] = Path(st.session_state["run"]).name[:12]
-        damaged = table[table["damaged"] != ""]
-        if not damaged.empty:
+        damaged = damaged_runs()
+        if damaged:
             with st.expander(f"{len(damaged)} damaged run folder(s)", icon=":material/warning:"):
-                for _, row in damaged.iterrows():
-                    st.caption(f"`{row['path']}`: {row['damaged']}")
+                for path, why in damaged:
+                    st.caption(f"`{path}`: {why}")
 
 
 def current_run() -> results.Run | None:

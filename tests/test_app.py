@@ -179,6 +179,24 @@ def test_masks_arm_picks_another_mask(app):
     assert random["data"][0]["z"] != ticket["data"][0]["z"]
 
 
+def test_two_sessions_never_change_each_others_widgets_or_run(app, yours, store):
+    """Two students on one server: what one picks (run, arm, level) leaves the other's page as it was, though
+    both read the same cached charts."""
+    twin = twin_run(store.run, yours)
+    a, b = app("masks"), app("masks")
+    before = figures(b)
+    a.selectbox(key="run").set_value(str(twin)).run()
+    a.selectbox(key="m_arm").set_value("random_prune").run()
+    a.select_slider(key="m_level").set_value(1).run()
+    b.run()
+    assert b.selectbox(key="run").value == str(store.run) and b.query_params["run"] == store.run_id[:12]
+    assert (b.selectbox(key="m_arm").value, b.select_slider(key="m_level").value) == ("ticket", 2)
+    assert figures(b) == before
+    assert a.selectbox(key="run").value == str(twin) and a.query_params["run"] == twin.name[:12]
+    assert (a.selectbox(key="m_arm").value, a.select_slider(key="m_level").value) == ("random_prune", 1)
+    assert f"run {twin.name[:6]}" in title(figures(a)["chart-m-fc1"]) and "Random pruning" in title(figures(a)["chart-m-fc1"])
+
+
 def test_weights_layer_and_level_change_the_histograms(app):
     at = app("weights")
     assert at.selectbox(key="w_layer").options == ["fc1", "fc2", "output"]
