@@ -146,3 +146,49 @@ def test_a_damaged_path_leaves_only_its_chart_out_of_the_export(analysed, tmp_pa
     paths.unit_path(paths.stability_dir(path), 1, 0).write_bytes(b"not parquet")
     names = {c.name for c in export.stability_charts(results.Run(path), "")}
     assert "stability_path_test_error_ticket_level0" not in names and "stability_barrier_vs_k" in names
+
+
+@pytest.fixture(scope="module")
+def batch_norm_run(tmp_path_factory):
+    """A tiny VGG with batch norm (levels 0-1) and a run of its analysis: dense and ticket, k = 0 and 10."""
+    from lth.core.config import Config
+    from lth.engine import data
+    from lth.tickets import lottery
+
+    config = Config().override(dataset="synthetic", synthetic_shape="1x12x12", synthetic_train=400, validation_size=100,
+                               synthetic_test=100, model="vgg6_w8", optimizer="sgd", lr=0.05, iterations=20,
+                               eval_every=10, batch_size=32, levels=1, strategy="global", global_layers="conv",
+                               random_prune=0, one_shot=False)
+    run_dir = lottery.run(config, tmp_path_factory.mktemp("bn_runs"), lottery.RunOptions(device="cpu", progress=False))
+    scfg = StabilityConfig(levels="0,1", rewinds="0,10", masks="ticket,reinit", points=3, train_eval_examples=200)
+    stability.run(run_dir, scfg, lottery.RunOptions(device="cpu", progress=False))
+    return config, run_dir, scfg, data.load(config.data, "unused")
+
+
+def test_batch_norm_running_averages_are_measured_afresh_along_the_path(batch_norm_run):
+    """The averages at a point are the mean over whole training batches of each batch's statistics; copies with one
+    data order still have a barrier of exactly 0, and a path's ends are the copies with averages measured so."""
+    from lth.engine import deep_models, models
+
+    config, run_dir, scfg, dataset = batch_norm_run
+    model = models.build("vgg6_w8", dataset.input_shape)
+    params = model.init([torch.Generator().manual_seed(0)])
+    x = dataset.x_train[:64]
+    fresh = deep_models.reestimate_running_averages(model, params, x, batch=32)
+    out = torch.nn.functional.conv2d(x, params["conv1.weight"][0], padding=1)
+    halves = torch.stack([out[:32].mean((0, 2, 3)), out[32:].mean((0, 2, 3))])
+    torch.testing.assert_close(fresh["conv1.running_mean"][0], halves.mean(0), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(fresh["conv1.weight"], params["conv1.weight"])  # only the averages change
+
+    forks = readback.summary(results.Run(run_dir))
+    assert len(forks) == 6 and forks.test_barrier.notna().all()  # dense, ticket and reinit (level 1) at k = 0, 10
+    a = stability.Analysis(config, scfg, scfg.pairs(config), paths.stability_dir(run_dir), dataset,
+                           torch.device("cpu"), False)
+    final, _ = a.train(0)
+    one, two = ({n: v[i:i + 1] for n, v in final.items()} for i in (0, 1))
+    line = a.path(one, two)
+    ends = deep_models.reestimate_running_averages(model, {n: v[:2] for n, v in final.items()}, dataset.x_train[:200], 32)
+    _, acc = evaluate(model, ends, dataset.x_test, dataset.y_test)
+    assert line.test_error.iloc[[0, -1]].tolist() == pytest.approx((1 - acc).tolist(), abs=1e-6)
+    same = a.path(one, one)
+    assert stability.barrier(same.test_error.to_numpy()) == 0.0 and stability.barrier(same.train_error.to_numpy()) == 0.0

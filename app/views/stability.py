@@ -30,9 +30,7 @@ st.title("Why tickets win: stability")
 run = common.current_run()
 sweeps = common.load("methods", run) if run is not None else None
 mine = sweeps[sweeps.family == "stability"] if sweeps is not None and not sweeps.empty else None
-if run is not None and (mine is None or mine.empty) and common.refused_for_batch_norm(run, "The instability analysis"):
-    st.markdown(ABOUT)
-elif run is not None and (mine is None or mine.empty):
+if run is not None and (mine is None or mine.empty):
     st.markdown(ABOUT)
     st.info("This run has no stability analysis yet. Add one from the command line: it forks the dense network "
             "and the ticket's levels at each k you give, and trains the copies with the run's own protocol.")

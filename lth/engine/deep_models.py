@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -65,17 +66,34 @@ class BatchNormNet(Model):
         return params
 
 
+@torch.no_grad()
+def reestimate_running_averages(model: BatchNormNet, params: Params, x: torch.Tensor, batch: int) -> Params:
+    """The parameters with each batch norm's running averages measured afresh on x, in batches of `batch`: the
+    average over the batches of each batch's mean and (unbiased) variance, as torch.optim.swa_utils.update_bn
+    computes them. For weights no training produced (a point between two trained networks) the stored averages
+    belong to no network; these are the ones this network's training-mode batches have."""
+    out = {n: p.clone() for n, p in params.items()}
+    for n, p in out.items():
+        if n.endswith(".running_mean"):
+            p.zero_()
+        elif n.endswith(".running_var"):
+            p.fill_(1.0)
+    for i, start in enumerate(range(0, max(1, len(x) - batch + 1), batch)):  # whole batches only
+        model.forward(out, x[start:start + batch], shared_input=True, train=True, momentum=1.0 / (i + 1))
+    return out
+
+
 def _stacked(x: torch.Tensor, shared_input: bool) -> torch.Tensor:
     """(B, K*C, H, W) from K batches (K, B, C, H, W); a shared (B, C, H, W) batch stays as it is."""
     return x if shared_input else x.transpose(0, 1).flatten(1, 2)
 
 
 def _conv_bn(params: Params, name: str, h: torch.Tensor, k: int, train: bool, stride: int = 1,
-             shared_input: bool = False) -> torch.Tensor:
+             shared_input: bool = False, momentum: float = BN_MOMENTUM) -> torch.Tensor:
     w = params[f"{name}.weight"]
     h = F.conv2d(h, w.flatten(0, 1), None, stride=stride, padding=w.shape[-1] // 2, groups=1 if shared_input else k)
     return F.batch_norm(h, params[f"{name}.running_mean"].view(-1), params[f"{name}.running_var"].view(-1),
-                        params[f"{name}.scale"].view(-1), params[f"{name}.shift"].view(-1), train, BN_MOMENTUM, BN_EPS)
+                        params[f"{name}.scale"].view(-1), params[f"{name}.shift"].view(-1), train, momentum, BN_EPS)
 
 
 def _head(params: Params, h: torch.Tensor, k: int) -> torch.Tensor:
@@ -93,13 +111,15 @@ class ResNet(BatchNormNet):
         the residual additions share stay whole."""
         return {f"{prefix}_conv1": (f"{prefix}_conv2",) for prefix, _, _ in self.blocks}
 
-    def forward(self, params: Params, x: torch.Tensor, shared_input: bool = False, train: bool = False) -> torch.Tensor:
+    def forward(self, params: Params, x: torch.Tensor, shared_input: bool = False, train: bool = False,
+                momentum: float = BN_MOMENTUM) -> torch.Tensor:
         k = params["conv.weight"].shape[0]
-        h = F.relu(_conv_bn(params, "conv", _stacked(x, shared_input), k, train, shared_input=shared_input))
+        bn = partial(_conv_bn, params, k=k, train=train, momentum=momentum)
+        h = F.relu(bn("conv", _stacked(x, shared_input), shared_input=shared_input))
         for prefix, stride, shortcut in self.blocks:
-            out = F.relu(_conv_bn(params, f"{prefix}_conv1", h, k, train, stride))
-            out = _conv_bn(params, f"{prefix}_conv2", out, k, train)
-            h = F.relu(out + (_conv_bn(params, f"{prefix}_shortcut", h, k, train, stride) if shortcut else h))
+            out = F.relu(bn(f"{prefix}_conv1", h, stride=stride))
+            out = bn(f"{prefix}_conv2", out)
+            h = F.relu(out + (bn(f"{prefix}_shortcut", h, stride=stride) if shortcut else h))
         return _head(params, h, k)
 
 
@@ -135,11 +155,12 @@ class VGG(BatchNormNet):
         """Every convolution's channels, read by the next convolution (the last one's by the output layer)."""
         names = [layer.name for layer in self.layers]
         return {n: (names[i + 1],) for i, n in enumerate(names[:-1])}
-    def forward(self, params: Params, x: torch.Tensor, shared_input: bool = False, train: bool = False) -> torch.Tensor:
+    def forward(self, params: Params, x: torch.Tensor, shared_input: bool = False, train: bool = False,
+                momentum: float = BN_MOMENTUM) -> torch.Tensor:
         k = params["output.weight"].shape[0]
         h = _stacked(x, shared_input)
         for i, (layer, pool) in enumerate(zip(self.layers, self.conv_plan)):
-            h = F.relu(_conv_bn(params, layer.name, h, k, train, shared_input=shared_input and i == 0))
+            h = F.relu(_conv_bn(params, layer.name, h, k, train, shared_input=shared_input and i == 0, momentum=momentum))
             if pool:
                 h = F.max_pool2d(h, 2)
         return _head(params, h, k)

@@ -12,7 +12,8 @@ All forks of a trial train as one stack, so a trial is the unit of computation; 
 unit (methods/stability/points/point_PP/trial_TT). A killed analysis trains its unfinished trials' whole stacks
 again, so resumed numbers equal an uninterrupted run's. Up to iteration k a fork follows the run's own
 trajectory; bit for bit only at k = 0 (θ0 itself), since batched products may round differently in a stack of
-another size than the IMP run's.
+another size than the IMP run's. Batch-norm networks work too: along the path their running averages are
+measured afresh (see `Analysis.path`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..core import devices, paths, store
 from ..core.config import Config, ConfigError
 from ..core.seeds import Streams
 from ..core.stability_config import Pair, StabilityConfig
-from ..engine import models, pruning
+from ..engine import deep_models, models, pruning
 from ..engine.train import BatchOrder, Cancelled, Stack, evaluate
 from . import records
 from .lottery import RunOptions
@@ -43,7 +44,6 @@ def job(run_dir: Path, scfg: StabilityConfig) -> records.SweepJob:
     """`scfg`'s analysis of the run in `run_dir`, checked before any work: levels, k or trials the run has not
     finished are refused."""
     config = store.read_config(run_dir)
-    models.refuse_batch_norm(config.model.model, "the instability analysis")
     pairs = scfg.pairs(config)
     missing = sorted({(p.level, t) for p in pairs for t in range(scfg.trials) if p.level > 0}
                      - store.finished_units(run_dir))
@@ -142,10 +142,17 @@ class Analysis:
 
     # --- the paths between copies ---------------------------------------------------------
     def path(self, a: models.Params, b: models.Params) -> pd.DataFrame:
-        """Train and test error at each α on w_a + α(w_b − w_a); identical copies give identical networks."""
+        """Train and test error at each α on w_a + α(w_b − w_a); identical copies give identical networks.
+
+        A batch-norm network's running averages are not weights to interpolate: at every α (the ends included, so
+        a path's ends are the copies as evaluated here) they are measured afresh on the training examples the
+        train error uses, in the run's training batches (deep_models.reestimate_running_averages)."""
         alphas = torch.linspace(0, 1, self.s.points, device=self.device)
         line = {n: a[n] + alphas.view(-1, *[1] * (a[n].dim() - 1)) * (b[n] - a[n]) for n in a}
         n = self.s.train_eval_examples or len(self.data.x_train)
+        if self.model.batch_norm:
+            line = deep_models.reestimate_running_averages(self.model, line, self.data.x_train[:n],
+                                                           self.config.training.batch_size)
         _, train_acc = evaluate(self.model, line, self.data.x_train[:n], self.data.y_train[:n])
         _, test_acc = evaluate(self.model, line, self.data.x_test, self.data.y_test)
         return pd.DataFrame({"alpha": alphas.cpu().numpy(), "train_error": 1 - train_acc.cpu().numpy(),
