@@ -22,7 +22,8 @@ What it claims and how it is measured:
    (what a level trains at once) and the measured evaluation rate: with the
    test set (10k) evaluated every 100 iterations as the paper does, and every
    1,000 (--test-every 1000; test accuracy at early stop is exact either way).
-6.-8. Sparsity, the live demo, and the deeper networks (ResNet-18, VGG-19) at full size: lth/bench_protocol.py
+6.-9. Sparsity, the live demo, the deeper networks (ResNet-18, VGG-19) at full size, and what pruning saves at
+   inference (VGG-19 dense, unstructured, slimmed): lth/bench_protocol.py
    says how.
 The last line is one machine-readable summary.
 """
@@ -251,13 +252,16 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
         print(f"\n7. Live demo: not measured (no mnist.npz in {data_dir}; give --data-dir)")
     deep = bench_protocol.deep_rows(device, reps, quick)
     step = {(r["model"], r["k"]): 1 / r["rate"] for r in deep}
+    slim = {r["variant"]: r["dense_ms"] / r["ms"] for r in bench_protocol.slimming_rows(device, reps)}
     summary = dict(best_k=best[1], lenet_model_it_s=round(best[2]), ceiling_fraction=round(best[2] * flops / 1e9 / ceiling, 3),
                    vs_usual=f"{best[2] / usual:.2f}x", single_vs_usual=f"{rows[1][2] / usual:.2f}x",
                    projected_full_hours=round(hours["thin"], 2), projected_full_hours_test_every_100=round(hours["every"], 2),
                    live_demo_s=round(live, 1) if live is not None else "n/a",
                    csr_vs_dense_kernels_at_1_9pct=f"{sparsity[-1]['kernels_csr'] / sparsity[-1]['kernels_dense']:.2f}x",
                    resnet18_step_s=round(step[("resnet18", 1)], 3), vgg19_step_s=round(step[("vgg19", 1)], 3),
-                   resnet18_k2_vs_k1=f"{step[('resnet18', 1)] / step[('resnet18', 2)]:.2f}x")
+                   resnet18_k2_vs_k1=f"{step[('resnet18', 1)] / step[('resnet18', 2)]:.2f}x",
+                   vgg19_unstructured10_speedup=f"{slim['unstructured, 10% of weights']:.2f}x",
+                   vgg19_slim30_speedup=f"{slim['slimmed, 30% of channels']:.2f}x")
     print("\nsummary: " + " ".join(f"{k}={v}" for k, v in summary.items()))
     return summary
 

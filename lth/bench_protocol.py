@@ -145,3 +145,38 @@ def deep_rows(device: torch.device, reps: int, quick: bool) -> list[dict]:
         print(f"   {r['model']:<10} {r['batch']:>5} {r['k']:>3} {r['rate']:>11.2f} {1 / r['rate']:>13.2f} "
               f"{r['rate'] / one:>6.2f}x")
     return rows
+
+
+def slimming_rows(device: torch.device, reps: int) -> list[dict]:
+    """9. What pruning saves at inference on the full-size VGG-19 (32x32x3, batch 64, evaluation mode): the dense
+    network; an unstructured mask keeping 10% of the weights (run as the engine stores it: dense, with zeros);
+    and slimmed networks built at their real size, every layer keeping 50% or 30% of its channels (the first
+    ones: which channels does not change the arithmetic). Milliseconds per forward pass, median of `reps`+4
+    after two warm-ups, each variant right after the dense one; and the FLOPs each needs."""
+    from .engine import slimming
+
+    model = models.build("vgg19", (3, 32, 32))
+    params = model.init([generator(0, "bench")], device)
+    x = torch.randn(64, 3, 32, 32, generator=torch.Generator().manual_seed(0)).to(device)
+    masks = pruning.magnitude_prune(model, params, pruning.dense_masks(model, 1, device),
+                                    preset("vgg19-cifar10").pruning, round(0.1 * model.prunable))
+    variants = {"unstructured, 10% of weights": (model, pruning.apply(params, masks), model.flops_per_example())}
+    for keep in (0.5, 0.3):
+        channels = {}
+        for name in model.prunable_channels():
+            c = next(layer for layer in model.layers if layer.name == name).weight_shape[0]
+            channels[name] = (torch.arange(c, device=device) < max(1, round(keep * c))).view(1, -1)
+        small, small_params = slimming.build(model, params, channels)
+        variants[f"slimmed, {keep:.0%} of channels"] = (small, small_params, small.flops_per_example())
+    rows = []
+    for name, (net, weights, flops) in variants.items():
+        dense_ms = slimming.inference_ms(model, params, x, reps + 4)
+        ms = slimming.inference_ms(net, weights, x, reps + 4)
+        rows.append({"variant": name, "ms": ms, "dense_ms": dense_ms, "flops_ratio": model.flops_per_example() / flops,
+                     "params": slimming.parameters(net)})
+    print("\n9. Inference, VGG-19 on 32x32x3, batch 64: what unstructured and structured pruning save")
+    print(f"   {'network':<32} {'stored params':>13} {'x fewer FLOPs':>14} {'ms':>8} {'dense ms':>9} {'x faster':>9}")
+    for r in rows:
+        print(f"   {r['variant']:<32} {r['params']:>13,} {r['flops_ratio']:>13.2f}x {r['ms']:>8.1f} {r['dense_ms']:>9.1f} "
+              f"{r['dense_ms'] / r['ms']:>8.2f}x")
+    return rows
