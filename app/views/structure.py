@@ -68,7 +68,9 @@ elif run is not None and (data := common.load("summary", run)) is not None:
 
     st.subheader("Every level and arm")
     dense_params = int(costs["params dense"].iloc[0])
-    shown = costs.assign(arm=costs.arm.map(arms.label)).drop(columns="params dense")
+    shown = costs.assign(arm=costs.arm.map(lambda a: arms.label(a).split(" (")[0])).drop(columns="params dense")
+    shown = shown[["level", "arm", "acc %", "% remaining", "channels", "params", "MFLOPs", "x fewer FLOPs", "x faster",
+                   "ms", "ms dense"]]
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
         "% remaining": st.column_config.NumberColumn(format="%.1f"),
         "channels": st.column_config.NumberColumn("channels kept", format="%d"),
