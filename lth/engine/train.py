@@ -1,10 +1,9 @@
 """The paper's training loop, for a stack of K models at once.
 
-Each model has its own weights, mask, optimiser state and data order (models that
-share an order key, e.g. the arms of one trial, see the same batches). A step
-is one batched forward/backward over all K: no Python loop over models.
-Masked gradients keep the optimiser's state at exactly zero for pruned weights,
-so pruned weights stay exactly zero through training (see optim).
+Each model has its own weights, mask, optimiser state and data order (models that share an order key, e.g. the
+arms of one trial, see the same batches). A step is one batched forward/backward over all K: no Python loop over
+models. Masked gradients keep the optimiser's state at exactly zero for pruned weights, so pruned weights stay
+exactly zero through training (see optim).
 """
 
 from __future__ import annotations
@@ -131,7 +130,7 @@ class Stack:
         self.penalty = penalty if penalty and any(penalty.rows) else None
         if self.penalty:  # slimmed rows: a removed channel's batch-norm scale and shift stay 0 too
             bn = slimming.bn_masks(model, masks, penalty.rows)
-            self.masked += [(self.weights[name], m.to(self.weights[name].dtype)) for name, m in bn.items()]
+            self.masked += [(self.weights[n], m.to(self.weights[n].dtype)) for n, m in bn.items()]
         for p, m in self.masked:
             p.data.mul_(m)
         device = data.x_train.device
@@ -246,18 +245,16 @@ class BestWeights:
 def finish(model: Model, data: Dataset, points: np.ndarray, curves: dict[str, np.ndarray], final: Params,
            evaluated: Params, snapshot: Params | None = None, at_early_stop: dict | None = None,
            train_examples: int = 0) -> TrainResult:
-    """A loop's result: its curves, the final weights and the accuracy of `evaluated` on the training split
-    (its first `train_examples`; 0: all of it)."""
+    """A loop's result: curves, final weights, accuracy of `evaluated` on the first `train_examples` (0: all)."""
     n = train_examples or len(data.x_train)
     _, train_acc = evaluate(model, evaluated, data.x_train[:n], data.y_train[:n])
     return TrainResult(points, curves, final, snapshot, train_acc.cpu().numpy(), at_early_stop)
 
 
 def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: TrainingConfig, order_keys: list,
-          snapshot_at: int | None = None, hooks: Hooks = Hooks(), penalty: slimming.Penalty | None = None
-          ) -> TrainResult:
-    """The paper's protocol for K masked models: the config's optimiser, evaluation every cfg.eval_every, θk kept
-    if asked; the rows `penalty` names train with network slimming's L1 penalty and channel masks."""
+          snapshot_at: int | None = None, hooks: Hooks = Hooks(), penalty: slimming.Penalty | None = None):
+    """The paper's protocol for K masked models (a TrainResult): the config's optimiser, evaluation every
+    cfg.eval_every, θk kept if asked; the rows `penalty` names train with slimming's L1 penalty and channel masks."""
     stack = Stack(model, params, masks, data, cfg, order_keys, penalty)
     kept: dict[str, Params] = {}
 
