@@ -193,6 +193,34 @@ def test_a_run_on_a_cluster_equals_a_local_run_though_a_node_and_the_driver_die(
     assert_same_files(mine, theirs)
 
 
+SLIM = dict(dataset="synthetic", synthetic_shape="1x12x12", synthetic_train=400, validation_size=100, synthetic_test=100,
+            model="vgg6_w8", optimizer="sgd", lr=0.05, iterations=20, eval_every=10, batch_size=32, levels=2,
+            slimming=True, random_prune=0, one_shot=False, strategy="global", global_layers="conv")
+
+
+def test_a_slimming_run_on_a_cluster_equals_a_local_one(cluster, tmp_path):
+    """Network slimming's fine-tuned network continues from the level before's saved weights: on a cluster each
+    level's task gets them, and every number but the wall-clock and inference times is a local run's."""
+    address, env, _ = cluster
+    cfg = config.Config().override(**SLIM)
+    flags = [f for k, v in SLIM.items() for f in ((config.flag(k),) if v is True else (f"--no-{config.flag(k)[2:]}",)
+                                                  if v is False else (config.flag(k), str(v)))]
+    result = run_lth("run", *flags, "--runs-dir", str(tmp_path / "cluster_runs"), "--device", "cpu", "--no-download",
+                     "--quiet", "--cluster", address, timeout=240,
+                     **{k: env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")})
+    assert result.returncode == 0, result.stderr
+    remote = tmp_path / "cluster_runs" / cfg.run_id
+    local = lottery.run(cfg, tmp_path / "local_runs", options())
+    assert sorted(results.Run(remote).units) == [(lv, 0) for lv in range(3)]
+    untimed = lambda blob: {k: untimed(v) for k, v in blob.items() if "seconds" not in k and "inference" not in k} \
+        if isinstance(blob, dict) else [untimed(v) for v in blob] if isinstance(blob, list) else blob  # noqa: E731
+    for level in range(3):
+        a, b = (store.read_json(paths.unit_summary(r, level, 0)) for r in (remote, local))
+        assert untimed(a) == untimed(b)
+    assert (paths.unit_slim_weights(remote, 1, 0)).exists()
+    assert_same_files(local, remote)
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--cluster", ""], "--cluster='' is not allowed: give auto, local, or a Ray address"),
     (["--cluster", "nonsense"], "--cluster=nonsense is not allowed: give auto, local, or a Ray address host:port"),
