@@ -193,9 +193,10 @@ def test_a_run_on_a_cluster_equals_a_local_run_though_a_node_and_the_driver_die(
     assert_same_files(mine, theirs)
 
 
-SLIM = dict(dataset="synthetic", synthetic_shape="1x12x12", synthetic_train=400, validation_size=100, synthetic_test=100,
-            model="vgg6_w8", optimizer="sgd", lr=0.05, iterations=20, eval_every=10, batch_size=32, levels=2,
-            slimming=True, random_prune=0, one_shot=False, strategy="global", global_layers="conv")
+SLIM = dict(dataset="synthetic", synthetic_shape="1x12x12", synthetic_train=400, validation_size=100,
+            synthetic_test=100, model="vgg6_w8", optimizer="sgd", lr=0.05, iterations=20, eval_every=10,
+            batch_size=32, levels=2, slimming=True, random_prune=0, one_shot=False, strategy="global",
+            global_layers="conv")
 
 
 def test_a_slimming_run_on_a_cluster_equals_a_local_one(cluster, tmp_path):
