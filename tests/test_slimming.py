@@ -56,7 +56,7 @@ def test_the_penalty_moves_the_scale_factors_toward_zero(images):
         weights = {n: p.clone().requires_grad_() for n, p in params.items()}
         for p in weights.values():
             p.grad = torch.zeros_like(p)
-        slimming.add_penalty(model, weights, slimming.Penalty([True, False], 0.5))
+        slimming.add_penalty(model, weights, slimming.Penalty([True, False], 0.5).strength("cpu"))
         for n, p in weights.items():
             layer = n.rsplit(".", 1)[0]
             expected = n.endswith(".scale") and layer in model.prunable_channels()

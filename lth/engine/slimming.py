@@ -68,6 +68,10 @@ class Penalty:
     rows: list[bool]
     l1: float
 
+    def strength(self, device) -> torch.Tensor:
+        """(K, 1): λ for a slimmed row, 0 for the others."""
+        return torch.tensor(self.rows, dtype=torch.float32, device=device).view(-1, 1) * self.l1
+
 
 def bn_masks(model: Model, masks: pruning.Masks, rows: list[bool]) -> dict[str, torch.Tensor]:
     """Masks of the batch-norm scales and shifts of the prunable channels ({param: (K, C)}): a slimmed row's
@@ -80,12 +84,12 @@ def bn_masks(model: Model, masks: pruning.Masks, rows: list[bool]) -> dict[str, 
     return out
 
 
-def add_penalty(model: Model, weights: Params, penalty: Penalty) -> None:
-    """Add λ·sign(γ) to the gradient of each slimmed row's prunable batch-norm scales."""
-    rows = torch.tensor(penalty.rows, dtype=torch.float32, device=next(iter(weights.values())).device).view(-1, 1)
+def add_penalty(model: Model, weights: Params, strength: torch.Tensor) -> None:
+    """Add λ·sign(γ) to the gradient of the prunable batch-norm scales; `strength` (K, 1) is each row's λ (0: a
+    row not slimmed), made once per stack by `Penalty.strength`."""
     for name in model.prunable_channels():
         p = weights[f"{name}.scale"]
-        p.grad.add_(p.detach().sign() * rows * penalty.l1)
+        p.grad.addcmul_(p.detach().sign(), strength)
 
 
 # --- the slimmed network at its real size --------------------------------------------

@@ -129,7 +129,7 @@ class Stack:
         self.masked = [(p, masks[layer_of(name)].to(p.dtype)) for name, p in self.weights.items() if layer_of(name)]
         self.penalty = penalty if penalty and any(penalty.rows) else None
         if self.penalty:  # slimmed rows: a removed channel's batch-norm scale and shift stay 0 too
-            bn = slimming.bn_masks(model, masks, penalty.rows)
+            bn, self.strength = slimming.bn_masks(model, masks, penalty.rows), penalty.strength(data.x_train.device)
             self.masked += [(self.weights[n], m.to(self.weights[n].dtype)) for n, m in bn.items()]
         for p, m in self.masked:
             p.data.mul_(m)
@@ -152,7 +152,7 @@ class Stack:
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()  # models are independent: d(sum)/d(theta_i) = d(loss_i)/d(theta_i)
         if self.penalty:
-            slimming.add_penalty(self.model, self.weights, self.penalty)
+            slimming.add_penalty(self.model, self.weights, self.strength)
         torch._foreach_mul_([p.grad for p, _ in self.masked], [m for _, m in self.masked])
         self.optimizer.step()
         return loss.detach()
