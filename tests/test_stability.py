@@ -148,6 +148,35 @@ def test_a_damaged_path_leaves_only_its_chart_out_of_the_export(analysed, tmp_pa
     assert "stability_path_test_error_ticket_level0" not in names and "stability_barrier_vs_k" in names
 
 
+def test_a_late_rewinding_runs_ticket_forks_from_its_rewind_point(tmp_path):
+    """In a run that rewinds to iteration r, a ticket's fork starts from the θr its level 0 saved (masked), the
+    dense network's from θ0; every fork of such a run gets its barrier."""
+    from helpers import SMALL
+
+    from lth.core import config
+    from lth.core.stability_config import Pair
+    from lth.engine import data
+    from lth.tickets import lottery
+
+    cfg = config.preset("synthetic").override(**{**SMALL, "trials": 1, "levels": 1, "rewind_iteration": 30})
+    path = lottery.run(cfg, tmp_path, options())
+    scfg = StabilityConfig(levels="0,1", rewinds="0,20", masks="ticket,reinit", points=3, train_eval_examples=200)
+    a = stability.Analysis(cfg, scfg, scfg.pairs(cfg), paths.stability_dir(path), data.load(cfg.data, "unused"),
+                           torch.device("cpu"), False)
+    theta0 = a.model.init([a.streams.init(0)])
+    plan = store.read_npz(paths.plan_file(path, 0))
+    ticket, mask = a.start(Pair("ticket", 1, 0), 0)
+    dense, _ = a.start(Pair("ticket", 0, 0), 0)
+    for n in theta0:
+        assert torch.equal(ticket[n][0], torch.from_numpy(plan[f"rewind/{n}"]))
+        assert torch.equal(dense[n], theta0[n])
+    assert not torch.equal(ticket["fc1.weight"], theta0["fc1.weight"])  # θ30 is not θ0
+    assert 0 < float(next(iter(mask.values())).float().mean()) < 1
+    stability.run(path, scfg, options())
+    forks = readback.summary(results.Run(path))
+    assert len(forks) == 6 and forks.test_barrier.notna().all()
+
+
 @pytest.fixture(scope="module")
 def batch_norm_run(tmp_path_factory):
     """A tiny VGG with batch norm (levels 0-1) and a run of its analysis: dense and ticket, k = 0 and 10."""

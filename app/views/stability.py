@@ -20,10 +20,11 @@ The follow-up work to the paper found that IMP's subnetworks reach the dense net
 they are stable. On LeNet that already holds at k = 0, so rewinding to θ₀ works; deeper networks become stable
 only some iterations into training, which is why they need **late rewinding**.
 
-Here a sparse network's k is an iteration of **its own training** at that level (the ticket's mask on θ₀,
-trained with the run's protocol): how soon that training stops depending on the data order. With k = 0 this is
-the follow-up paper's experiment for tickets rewound to θ₀; it is not IMP with late rewinding, whose weights at k
-come from the dense network's training.
+Here a sparse network's k is an iteration of **its own training** at that level (the ticket's mask on the
+weights the run rewinds to, trained with the run's protocol): how soon that training stops depending on the data
+order. With k = 0 this is the follow-up paper's experiment on the rewound subnetwork itself: θ₀ for a run that
+rewinds to the start; in a run with late rewinding to iteration r, the dense network's weights at r, so k counts
+from there.
 """
 
 st.title("Why tickets win: stability")

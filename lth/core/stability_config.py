@@ -31,7 +31,9 @@ class Pair:
 @dataclass(frozen=True)
 class StabilityConfig:
     levels: str = _f("0", "comma-separated IMP levels whose networks are forked (0: the dense network)")
-    rewinds: str = _f("0", "comma-separated iterations k: the copies fork from the network's weights at iteration k")
+    rewinds: str = _f("0", "comma-separated iterations k: the copies fork from the network's weights k "
+                           "iterations into its training (in a run that rewinds to iteration r, the ticket's k "
+                           "counts from θr)")
     masks: str = _f("ticket", "comma-separated arms whose masks are forked: ticket (level 0: the dense net), reinit "
                              "(the random-reinit control, levels >= 1)")
     copies: int = _f(2, "copies trained from each fork, each with its own data order; every pair of them is compared")
@@ -56,9 +58,6 @@ class StabilityConfig:
         if max(ks) >= iterations:
             raise ConfigError(f"{flag('rewinds')}={self.rewinds!r} is not allowed: iterations 0 to {iterations - 1}, "
                               f"inside the run's {iterations:,} iterations of training")
-        if config.pruning.rewind_iteration:
-            raise ConfigError(f"this run rewinds to iteration {config.pruning.rewind_iteration}; the analysis forks "
-                              "networks of runs that rewind to θ0 only (--rewind-iteration 0)")
         pairs = [Pair(arm, lv, k) for arm in self.masks.split(",") for lv in levels for k in ks if arm == "ticket" or lv > 0]
         if not pairs:
             raise ConfigError(f"{flag('masks')}={self.masks!r} with {flag('levels')}={self.levels!r} forks nothing: "

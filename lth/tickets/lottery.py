@@ -92,6 +92,17 @@ def grouping(model: models.Model, device, batch: int, per_trial: int, trials_tog
     return chosen, why
 
 
+def rewind_point(run_dir: Path, config: Config, model: models.Model, streams: Streams, trials: list[int],
+                 device) -> models.Params:
+    """The weights a trial's later levels start from, stacked per trial: θ0, or the θk its level 0 saved when the
+    run rewinds to iteration k."""
+    theta0 = model.init([streams.init(t) for t in trials], device)
+    if config.pruning.rewind_iteration == 0:
+        return theta0
+    plans = [store.read_npz(paths.plan_file(run_dir, t)) for t in trials]
+    return {n: torch.stack([torch.from_numpy(p[f"rewind/{n}"]) for p in plans]).to(device) for n in theta0}
+
+
 def cancel(run_dir: Path) -> None:
     paths.cancel_file(run_dir).touch()
 
@@ -144,11 +155,7 @@ class Lottery:
         return self.model.init([self.streams.init(t) for t in trials], self.device)
 
     def rewind_point(self, trials: list[int]) -> models.Params:
-        if self.config.pruning.rewind_iteration == 0:
-            return self.theta0(trials)
-        plans = [store.read_npz(paths.plan_file(self.run_dir, t)) for t in trials]
-        return {n: torch.stack([torch.from_numpy(p[f"rewind/{n}"]) for p in plans]).to(self.device)
-                for n in self.theta0(trials[:1])}
+        return rewind_point(self.run_dir, self.config, self.model, self.streams, trials, self.device)
 
     def saved_masks(self, trials: list[int], path_of, key_of) -> pruning.Masks:
         shapes = {layer.name: layer.weight_shape for layer in self.model.layers}

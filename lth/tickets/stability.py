@@ -1,8 +1,9 @@
 """Instability analysis: do copies of a network, trained from the same weights with different data orders,
 end in one linearly connected region? (Frankle et al. 2020; ../shared/PAPER.md, "Late rewinding and instability".)
 
-For each fork (arm, level, k) of a trial: the arm's mask at that IMP level (level 0: the dense net) on its
-initial weights, trained with the run's protocol and the trial's own data order up to iteration k; there it
+For each fork (arm, level, k) of a trial: the arm's mask at that IMP level (level 0: the dense net) on the
+weights the run trains it from (θ0; the reinit control's own draw; in a run that rewinds to iteration r, the
+ticket's θr, so its k counts from there: k = 0 forks the rewound subnetwork itself), trained with the run's protocol and the trial's own data order up to iteration k; there it
 forks into `copies` copies, copy c drawing its batches from its own order, each trained to the run's last
 iteration. Every pair of copies is then evaluated on the straight line between them, w_a + α(w_b − w_a): train
 and test error at `points` evenly spaced α. The barrier is the highest error on the line minus the mean of its
@@ -34,7 +35,7 @@ from ..core.seeds import Streams
 from ..core.stability_config import Pair, StabilityConfig
 from ..engine import deep_models, models, pruning
 from ..engine.train import BatchOrder, Cancelled, Stack, evaluate
-from . import records
+from . import lottery, records
 from .lottery import RunOptions
 
 log = logging.getLogger("lth")
@@ -105,12 +106,12 @@ class Analysis:
     # --- training the copies ------------------------------------------------------------
     def start(self, pair: Pair, trial: int) -> tuple[models.Params, pruning.Masks]:
         """The fork's initial weights and mask (its network before any training)."""
+        if pair.level == 0:
+            return self.model.init([self.streams.init(trial)], self.device), pruning.dense_masks(self.model, 1, self.device)
         if pair.arm == "reinit":
             params = self.model.init([self.streams.member("reinit", trial, pair.level, 0)], self.device)
-        else:
-            params = self.model.init([self.streams.init(trial)], self.device)
-        if pair.level == 0:
-            return params, pruning.dense_masks(self.model, 1, self.device)
+        else:  # where the run's ticket starts: θ0, or θk when the run rewinds late
+            params = lottery.rewind_point(self.run_dir, self.config, self.model, self.streams, [trial], self.device)
         stored = store.read_masks(paths.unit_masks(self.run_dir, pair.level, trial))[("ticket", trial, 0)]
         return params, {n: torch.from_numpy(m).unsqueeze(0).to(self.device) for n, m in stored.items()}
 
