@@ -124,8 +124,8 @@ class Model:
             h = h.unflatten(1, (k, -1)).flatten(2).transpose(0, 1)  # (K, B, features)
         elif shared_input:
             w = params[f"{self.layers[0].name}.weight"]  # one GEMM for all K first layers
-            h = (x.flatten(1) @ w.flatten(0, 1).T).unflatten(1, (k, -1)).transpose(0, 1)
-            h = F.relu(h + params[f"{self.layers[0].name}.bias"].unsqueeze(1))
+            h = x.flatten(1) @ w.flatten(0, 1).T  # (B, K*out): bias and ReLU in place, the same sums as out of place
+            h = h.add_(params[f"{self.layers[0].name}.bias"].flatten()).relu_().unflatten(1, (k, -1)).transpose(0, 1)
             n_conv = 1  # the first fc layer is done
         else:
             h = x.flatten(2)
@@ -133,7 +133,7 @@ class Model:
         for i, layer in enumerate(fcs):
             h = BatchedLinear.apply(h, params[f"{layer.name}.weight"], params[f"{layer.name}.bias"])
             if i < len(fcs) - 1:
-                h = F.relu(h)
+                h = h.relu_()  # in place: BatchedLinear's backward needs its inputs, not its output
         return h
 
 

@@ -143,7 +143,7 @@ class Stack:
         if optim.scheduled(self.cfg):
             optim.set_lr(self.optimizer, optim.lr_at(self.cfg, iteration))
         idx = self.order.indices(iteration)
-        x = self.data.x_train[idx]
+        x = self.data.x_train.index_select(0, idx.flatten()).unflatten(0, idx.shape)  # x_train[idx], faster on a CPU
         if self.augment:
             x = self.augment(x)
         logits = self.model.forward(self.weights, x, train=True)
