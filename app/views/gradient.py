@@ -87,7 +87,8 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
     imp_row = tables.at(data, "ticket", level=level, trial=trial)  # the masks shown
     name_gate, name_imp = f"{arms.label(arm)} at {setting[point]}", f"IMP ticket at level {level}"
     short = figures.describe(run.config, f"{run.tag} · trial {trial}", short=True)
-    overlap = gate_figures.mask_overlap(mine, imp, (name_gate, name_imp), short, f"mask_overlap_{arm}_point{point}")
+    overlap = common.chart(run, ("g-overlap", arm, point, trial), lambda: gate_figures.mask_overlap(
+        mine, imp, (name_gate, name_imp), short, f"mask_overlap_{arm}_point{point}"))
     m = st.columns(3)
     acc = 100 * tables.at(rows, arm, point=point, trial=trial).test_acc_at_early_stop
     m[0].metric(f"Learned mask, {setting[point]}", f"{acc:.2f}%",
@@ -102,18 +103,26 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
                "what two random masks of the same densities would share; bars above them mean the two methods "
                "pick the same weights more often than chance.")
     st.markdown("**The two masks, layer by layer** (dark = kept)")
+
+    def heatmap(masks: dict, layer: str, name: str, side: str) -> None:
+        """A layer's mask, built once per server (common.chart): the heatmaps are this page's costliest figures."""
+        key = ("g-mask", side, arm, point, level, trial, layer, name)
+        build = lambda: mask_figures.mask_heatmap(masks[layer], layer, f"{name}<br>{short}", True)  # noqa: E731
+        common.show(common.chart(run, key, build), f"g-{layer}-{side}")
+
     for tab, layer in zip(st.tabs(list(mine)), mine):
         with tab:
             left, right = st.columns(2)
             with left:
-                common.show(mask_figures.mask_heatmap(mine[layer], layer, f"{name_gate}<br>{short}", True), f"g-{layer}-gate")
+                heatmap(mine, layer, name_gate, "gate")
             with right:
-                common.show(mask_figures.mask_heatmap(imp[layer], layer, f"{name_imp}<br>{short}", True), f"g-{layer}-imp")
+                heatmap(imp, layer, name_imp, "imp")
 
     st.subheader("What each ticket cost")
     costs = common.load("cost_table", run)
     if costs is not None and not costs.empty:
-        common.show(gate_figures.cost_chart(costs, common.subtitle(run) + tables.cost_note(run)), "g-cost")
+        common.show(common.chart(run, ("g-cost",), lambda: gate_figures.cost_chart(
+            costs, common.subtitle(run) + tables.cost_note(run))), "g-cost")
         st.dataframe(costs.assign(arm=costs.arm.map(arms.label)).round(
             {"percent_remaining": 2, "accuracy": 2, "seconds": 1}), hide_index=True, width="stretch",
             column_config={"arm": st.column_config.TextColumn("arm", width="medium"), "setting": "λ / s0",

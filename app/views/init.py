@@ -65,8 +65,9 @@ elif mine is not None and (data := common.load("summary", run)) is not None:
     trials = sorted(data[data.arm.isin(found)].trial.unique())
     same = data[data.trial.isin(trials)]  # IMP over the sweeps' own trials: the same θ0 and data order
     note = f"trial(s) {', '.join(map(str, trials))}: the sweeps' own, IMP's arms too"
-    common.show(figures.sparsity_chart({run.label: same}, "test_acc_at_early_stop", shown,
-                                       figures.describe(run.config, f"{run.tag} · {note}")), "init-acc")
+    common.show(common.chart(run, ("init-acc", tuple(shown)), lambda: figures.sparsity_chart(
+        {run.label: same}, "test_acc_at_early_stop", shown, figures.describe(run.config, f"{run.tag} · {note}"))),
+        "init-acc")
 
     st.subheader("Where each method keeps its weights")
     levels = sorted(data.imp_level.dropna().astype(int).unique()) if "imp_level" in data else []
@@ -74,8 +75,8 @@ elif mine is not None and (data := common.load("summary", run)) is not None:
         pct = tables.percent_by_level(tables.imp_rows(data))
         level = st.select_slider("IMP level", levels, value=levels[len(levels) // 2], key="init_level",
                                  format_func=lambda lv: f"level {lv} · {pct.get(lv, float('nan')):.1f}% remaining")
-        common.show(init_figures.layer_chart(same, level, figures.describe(run.config, f"{run.tag} · {note}")),
-                    "init-layers")
+        common.show(common.chart(run, ("init-layers", level), lambda: init_figures.layer_chart(
+            same, level, figures.describe(run.config, f"{run.tag} · {note}"))), "init-layers")
         p = run.config.pruning
         imp_rule = (f"IMP here ranks all weights together too ({p.rate_global:.0%} a level)" if p.strategy == "global"
                     else "IMP prunes each layer at its own rate ("
@@ -87,7 +88,8 @@ elif mine is not None and (data := common.load("summary", run)) is not None:
     st.subheader("Sanity checks: does the mask know which weights matter?")
     table = common.load("init_table", run)
     if table is not None and not table.empty:
-        common.show(init_figures.sanity_chart(table, figures.describe(run.config, f"{run.tag} · {note}")), "init-checks")
+        common.show(common.chart(run, ("init-checks",), lambda: init_figures.sanity_chart(
+            table, figures.describe(run.config, f"{run.tag} · {note}"))), "init-checks")
         st.caption("Bars below zero: the check cost accuracy, so the mask had picked *which* weights to keep. "
                    "Bars near zero: only the number of weights per layer mattered. Means over the trials shown.")
         st.dataframe(table.assign(method=table.method.map(init_figures.method_name)).round(2), hide_index=True,

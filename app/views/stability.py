@@ -65,10 +65,11 @@ elif mine is not None and (forks := common.load("stability", run)) is not None:
     points = forks[(forks.arm == picked[0]) & (forks.level == picked[1])]
     errors = common.load("stability_paths", run, tuple(sorted(points.point.unique())))
     if errors is not None and not errors.empty:
-        common.show(stability_figures.path_chart(errors, points, metric, f"{names[picked]} · {sub}"), "st-path")
+        common.show(common.chart(run, ("st-path", picked, metric), lambda: stability_figures.path_chart(
+            errors, points, metric, f"{names[picked]} · {sub}")), "st-path")
 
     st.subheader("Barrier vs the iteration of the fork")
-    common.show(stability_figures.barrier_chart(forks, sub), "st-k")
+    common.show(common.chart(run, ("st-k",), lambda: stability_figures.barrier_chart(forks, sub)), "st-k")
     st.caption(f"Barrier: the highest test error on the line minus the mean of its two ends. Under "
                f"{stability_figures.STABLE:g} points (shaded) the network counts as stable. Error bars: min to max "
                "over trials.")
@@ -76,7 +77,8 @@ elif mine is not None and (forks := common.load("stability", run)) is not None:
     st.subheader("Stable networks are the ones that match")
     gain = common.load("ticket_gain", run, tuple(sorted(forks.trial.unique())))
     if gain is not None:
-        common.show(stability_figures.barrier_vs_sparsity(forks, gain, sub), "st-sparsity")
+        common.show(common.chart(run, ("st-sparsity",), lambda: stability_figures.barrier_vs_sparsity(
+            forks, gain, sub)), "st-sparsity")
         st.caption("Top: barrier of each forked network vs its sparsity. Bottom: how much the ticket gains over the "
                    "dense network at each level (test accuracy at early stop, the analysis's trials).")
     st.dataframe(stability.barrier_table(forks).round(2), hide_index=True, width="stretch", column_config={
