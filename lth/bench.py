@@ -18,10 +18,11 @@ What it claims and how it is measured:
 5. The projected wall time of the paper's LeNet experiment (5 trials, 21
    levels, 50,000 iterations, ticket + 1 reinit + 1 random-prune per trial,
    validation (5k) evaluated every 100 iterations, train accuracy (55k) at
-   the end of each training), from the measured training rate at K = 15
-   (what a level trains at once) and the measured evaluation rate: with the
-   test set (10k) evaluated every 100 iterations as the paper does, and every
-   1,000 (--test-every 1000; test accuracy at early stop is exact either way).
+   the end of each training), in the stacks `lth run` would train it in on
+   this device, from the training and evaluation rates measured at each of
+   those stack sizes: with the test set (10k) evaluated every 100 iterations
+   as the paper does, and every 1,000 (--test-every 1000; test accuracy at
+   early stop is exact either way). lth/bench_protocol.py says how.
 6.-9. Sparsity, the live demo, the deeper networks (ResNet-18, VGG-19) at full size, and what pruning saves at
    inference (VGG-19 dense, unstructured, slimmed): lth/bench_protocol.py
    says how.
@@ -33,6 +34,7 @@ from __future__ import annotations
 import os
 import platform
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -46,9 +48,6 @@ from .core.seeds import generator
 from .engine import models, pruning
 from .engine.data import Dataset
 from .engine.train import Stack, evaluate
-
-PAPER = dict(trials=5, levels=21, iterations=50_000, per_trial=3, eval_every=100, val_examples=5_000,
-             test_examples=10_000, train_examples=55_000, thin_test_every=1_000)
 
 
 def ceiling_gflops(device, reps: int) -> float:
@@ -232,20 +231,8 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
     crows.append(("(c') torch.func.vmap, K=4", 4, vmap_way(conv2, cdata, 4, conv_its, reps)))
     _table(crows, cusual, cflops, ceiling)
 
-    k15 = engine_way(lenet, data, 15, max(10, lenet_its * 4 // 15), reps)
-    evals = eval_rate(lenet, data, 15, reps)
-    p = PAPER
-    trainings = p["trials"] * (1 + (p["levels"] - 1) * p["per_trial"])
-    model_its = trainings * p["iterations"]
-    hours = {}
-    for name, test_every in (("every", p["eval_every"]), ("thin", p["thin_test_every"])):
-        examples = (model_its / p["eval_every"] * p["val_examples"] + model_its / test_every * p["test_examples"]
-                    + trainings * p["train_examples"])
-        hours[name] = (model_its / k15 + examples / evals) / 3600
-        print(f"{'' if name == 'thin' else chr(10) + '5. Paper LeNet experiment: '}"
-              f"{model_its / 1e6:.2f}M model-iterations at {k15:,.0f}/s (K=15) + {examples / 1e9:.2f}G evaluated "
-              f"model-examples at {evals / 1e3:,.0f}k/s, test set every {test_every:,} iterations: "
-              f"{hours[name]:.2f} h projected")
+    hours = bench_protocol.paper_projection(lenet, device, partial(engine_way, lenet, data),
+                                            partial(eval_rate, lenet, data), reps, lenet_its)
     sparsity = bench_protocol.sparsity_rows(data, reps, max(5, lenet_its // 3))
     live = bench_protocol.live_demo_seconds(data_dir, device_name) if data_dir is not None else None
     if live is None:
