@@ -23,6 +23,8 @@ What it claims and how it is measured:
    those stack sizes: with the test set (10k) evaluated every 100 iterations
    as the paper does, and every 1,000 (--test-every 1000; test accuracy at
    early stop is exact either way). lth/bench_protocol.py says how.
+5b. On a CPU: the training step with glibc's default malloc thresholds vs the freed memory kept between
+   steps, as every CPU training does (a fresh process each).
 6.-9. Sparsity, the live demo, the deeper networks (ResNet-18, VGG-19) at full size, and what pruning saves at
    inference (VGG-19 dense, unstructured, slimmed): lth/bench_protocol.py
    says how.
@@ -198,6 +200,7 @@ def _sync(device) -> None:
 def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (1, 5, 10, 20, 40),
          data_dir: Path | None = None) -> dict:
     device = devices.resolve(device_name)
+    devices.keep_freed_memory(device)  # as every training on a CPU does: the usual way below measured the same way
     reps, lenet_its, conv_its = (2, 30, 3) if quick else (3, 150, 8)
     print(__doc__.split("\n\n")[0])
     print(f"device: {device} ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
@@ -233,6 +236,7 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
 
     hours = bench_protocol.paper_projection(lenet, device, partial(engine_way, lenet, data),
                                             partial(eval_rate, lenet, data), reps, lenet_its)
+    allocator = bench_protocol.allocator_rows() if device.type == "cpu" else None
     sparsity = bench_protocol.sparsity_rows(data, reps, max(5, lenet_its // 3))
     live = bench_protocol.live_demo_seconds(data_dir, device_name) if data_dir is not None else None
     if live is None:
@@ -244,6 +248,8 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
                    vs_usual=f"{best[2] / usual:.2f}x", single_vs_usual=f"{rows[1][2] / usual:.2f}x",
                    projected_full_hours=round(hours["thin"], 2), projected_full_hours_test_every_100=round(hours["every"], 2),
                    live_demo_s=round(live, 1) if live is not None else "n/a",
+                   freed_memory_kept_vs_defaults=(f"{allocator['kept'][1] / allocator['defaults'][1]:.2f}x"
+                                                  if allocator else "n/a"),
                    csr_vs_dense_kernels_at_1_9pct=f"{sparsity[-1]['kernels_csr'] / sparsity[-1]['kernels_dense']:.2f}x",
                    resnet18_step_s=round(step[("resnet18", 1)], 3), vgg19_step_s=round(step[("vgg19", 1)], 3),
                    resnet18_k2_vs_k1=f"{step[('resnet18', 1)] / step[('resnet18', 2)]:.2f}x",

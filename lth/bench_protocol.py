@@ -1,4 +1,4 @@
-"""What `lth bench` measures of the protocol itself: sparse kernels at the run's sparsities, and the live demo.
+"""What `lth bench` measures of the protocol itself: sparse kernels, the live demo, the paper's experiment, memory.
 
 What it claims and how it is measured:
 1. Sparsity: at 100%, 21%, 7% and 1.9% of LeNet-300-100's weights kept (uniform random masks),
@@ -16,10 +16,16 @@ What it claims and how it is measured:
    trains only the dense nets), the engine's training and evaluation rates measured at each of those
    stack sizes, and the work each does: 50,000 iterations a training, the validation set every 100,
    the test set every 100 (the paper) or every 1,000 (--test-every 1000), the training set at the end.
+4. What keeping freed memory in the heap between steps saves on a CPU (`allocator_rows`): the same
+   training step in fresh processes with glibc's default malloc thresholds and with the thresholds every
+   CPU training sets (core.devices.keep_freed_memory), alternating, medians of page faults and speed.
 """
 
 from __future__ import annotations
 
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -29,6 +35,7 @@ from typing import Callable
 
 import torch
 
+from .core import paths
 from .core.config import TrainingConfig, preset
 from .core.seeds import generator
 from .engine import models, pruning
@@ -228,3 +235,44 @@ def paper_projection(model: models.Model, device, train_rate: Callable[[int, int
               f"({train_s / 3600:.2f} h) + {trainings * per_training / 1e9:.2f}G evaluated model-examples "
               f"({eval_s / 3600:.2f} h): {hours[name]:.2f} h projected")
     return hours
+
+
+ALLOCATOR_PROBE = """
+import resource, sys, time
+from lth.core import devices
+if sys.argv[1] == "defaults":
+    devices._glibc_keeps_freed_memory = lambda: False
+from lth import bench
+from lth.core.config import TrainingConfig
+from lth.core.seeds import generator
+from lth.engine import models, pruning
+from lth.engine.train import Stack
+lenet, k = models.build("lenet_300_100", (1, 28, 28)), int(sys.argv[2])
+stack = Stack(lenet, lenet.init([generator(i, "bench") for i in range(k)]), pruning.dense_masks(lenet, k, "cpu"),
+              bench.fake_data((1, 28, 28), 55_000, "cpu"), TrainingConfig(), order_keys=list(range(k)))
+for i in range(30):
+    stack.step(i)
+faults, start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
+for i in range(300):
+    stack.step(30 + i)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / 300, k * 300 / (time.perf_counter() - start))
+"""
+
+
+def allocator_rows(k: int = 9, pairs: int = 3) -> dict[str, tuple[float, float]]:
+    """LeNet's training step at K models with glibc's default malloc thresholds and with freed memory kept
+    (devices.keep_freed_memory, what every CPU training does), each in a fresh process, alternating `pairs` times:
+    {"defaults" or "kept": (page faults a step, model-iterations per second)}, medians."""
+    runs: dict[str, list] = {"defaults": [], "kept": []}
+    for _ in range(pairs):
+        for mode, out in runs.items():
+            line = subprocess.run([sys.executable, "-c", ALLOCATOR_PROBE, mode, str(k)], cwd=paths.PROJECT_ROOT,
+                                  capture_output=True, text=True, check=True).stdout.split()
+            out.append((float(line[0]), float(line[1])))
+    rows = {mode: (statistics.median(f for f, _ in v), statistics.median(r for _, r in v)) for mode, v in runs.items()}
+    print(f"\n5b. CPU memory between steps (LeNet, K={k}, a fresh process each, {pairs} alternating pairs, medians)")
+    for mode, (faults, rate) in rows.items():
+        label = "glibc's thresholds" if mode == "defaults" else "freed memory kept"
+        print(f"   {label:<20} {faults:>8,.0f} page faults a step {rate:>9,.0f} model-it/s")
+    print(f"   kept vs glibc's thresholds: {rows['kept'][1] / rows['defaults'][1]:.2f}x")
+    return rows

@@ -152,3 +152,16 @@ def test_thinned_test_curves_keep_test_accuracy_at_early_stop_exact(tiny_data):
     assert np.isnan(b.curves["test_acc"][:, ~tested]).all()
     for n in a.final:
         assert torch.equal(a.final[n], b.final[n])
+
+
+def test_cpu_training_keeps_freed_memory_in_the_heap():
+    """A CPU stack sets glibc's malloc thresholds (once per process) so a step's freed tensors are reused, not
+    returned and faulted back in; other devices, and other C libraries, are left alone."""
+    import platform
+    import sys
+
+    from lth.core import devices
+
+    assert devices.keep_freed_memory(torch.device("meta")) is False
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert devices.keep_freed_memory(torch.device("cpu")) is True

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..core import devices
 from ..core.config import TrainingConfig
 from ..core.seeds import generator
 from . import optim, slimming
@@ -24,6 +25,7 @@ from .models import Model, Params, is_buffer
 from .pruning import Masks, layer_of
 
 DIVERGED_LOSS = 100.0
+CURVES = ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc")  # what each evaluation records
 
 
 class Diverged(RuntimeError):
@@ -134,6 +136,7 @@ class Stack:
         for p, m in self.masked:
             p.data.mul_(m)
         device = data.x_train.device
+        devices.keep_freed_memory(device)
         self.optimizer = optim.build(cfg, [p for p in self.weights.values() if p.requires_grad], device)
         self.order = BatchOrder(order_keys, len(data.x_train), cfg.batch_size, device)
         self.augment = Augment(self.order.unique, self.order.rows) if cfg.augment else None
@@ -274,8 +277,7 @@ def eval_schedule(iterations: int, every: int) -> list[int]:
 
 
 def empty_curves(k: int, points: int) -> dict[str, np.ndarray]:
-    return {name: np.zeros((k, points), dtype=np.float32)
-            for name in ("train_loss", "val_loss", "val_acc", "test_loss", "test_acc")}
+    return {name: np.zeros((k, points), dtype=np.float32) for name in CURVES}
 
 
 def record_eval(model, params, data, curves, e, train_loss, iteration, test: bool = True):
@@ -283,9 +285,7 @@ def record_eval(model, params, data, curves, e, train_loss, iteration, test: boo
         val_loss, val_acc = evaluate(model, params, data.x_val, data.y_val)
         test_loss, test_acc = (evaluate(model, params, data.x_test, data.y_test) if test
                                else (torch.full_like(val_loss, float("nan")),) * 2)
-    values = {"train_loss": train_loss, "val_loss": val_loss, "val_acc": val_acc,
-              "test_loss": test_loss, "test_acc": test_acc}
-    for name, v in values.items():
+    for name, v in zip(CURVES, (train_loss, val_loss, val_acc, test_loss, test_acc)):
         curves[name][:, e] = v.cpu().numpy()
     # Diverged: NaN/inf, or a loss far above any a learning network has (chance is ln(classes) ~ 2.3). Not the
     # latter for batch norm: early in training its running averages lag the weights, and the evaluated loss can
