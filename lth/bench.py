@@ -23,8 +23,8 @@ What it claims and how it is measured:
    those stack sizes: with the test set (10k) evaluated every 100 iterations
    as the paper does, and every 1,000 (--test-every 1000; test accuracy at
    early stop is exact either way). lth/bench_protocol.py says how.
-5b. On a CPU: the training step with glibc's default malloc thresholds vs the freed memory kept between
-   steps, as every CPU training does (a fresh process each).
+5b. On a CPU: the training step and evaluation with glibc's default malloc settings vs the freed memory
+   kept in the heap, as every CPU training does (a fresh process each).
 6.-9. Sparsity, the live demo, the deeper networks (ResNet-18, VGG-19) at full size, and what pruning saves at
    inference (VGG-19 dense, unstructured, slimmed): lth/bench_protocol.py
    says how.

@@ -17,8 +17,8 @@ What it claims and how it is measured:
    stack sizes, and the work each does: 50,000 iterations a training, the validation set every 100,
    the test set every 100 (the paper) or every 1,000 (--test-every 1000), the training set at the end.
 4. What keeping freed memory in the heap between steps saves on a CPU (`allocator_rows`): the same
-   training step in fresh processes with glibc's default malloc thresholds and with the thresholds every
-   CPU training sets (core.devices.keep_freed_memory), alternating, medians of page faults and speed.
+   training step and evaluation in fresh processes with glibc's default malloc settings and with those
+   every CPU training sets (core.devices.keep_freed_memory), alternating, medians of page faults and speed.
 """
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ from lth import bench
 from lth.core.config import TrainingConfig
 from lth.core.seeds import generator
 from lth.engine import models, pruning
-from lth.engine.train import Stack
+from lth.engine.train import Stack, evaluate
 lenet, k = models.build("lenet_300_100", (1, 28, 28)), int(sys.argv[2])
 stack = Stack(lenet, lenet.init([generator(i, "bench") for i in range(k)]), pruning.dense_masks(lenet, k, "cpu"),
               bench.fake_data((1, 28, 28), 55_000, "cpu"), TrainingConfig(), order_keys=list(range(k)))
@@ -255,24 +255,36 @@ for i in range(30):
 faults, start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
 for i in range(300):
     stack.step(30 + i)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / 300, k * 300 / (time.perf_counter() - start))
+train = ((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / 300, k * 300 / (time.perf_counter() - start))
+x, y, params = stack.data.x_train[:5000], stack.data.y_train[:5000], stack.params()
+evaluate(lenet, params, x, y)
+faults, start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
+for _ in range(10):
+    evaluate(lenet, params, x, y)
+seconds = time.perf_counter() - start
+evaluated = ((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / 10, k * 50_000 / seconds)
+print(*train, *evaluated)
 """
 
 
 def allocator_rows(k: int = 9, pairs: int = 3) -> dict[str, tuple[float, float]]:
-    """LeNet's training step at K models with glibc's default malloc thresholds and with freed memory kept
+    """LeNet's training step and evaluation at K models with glibc's default malloc settings and with freed memory kept
     (devices.keep_freed_memory, what every CPU training does), each in a fresh process, alternating `pairs` times:
-    {"defaults" or "kept": (page faults a step, model-iterations per second)}, medians."""
+    {"defaults" or "kept": (page faults a step, model-iterations per second, page faults an evaluation of 5,000
+    examples, model-examples per second)}, medians."""
     runs: dict[str, list] = {"defaults": [], "kept": []}
     for _ in range(pairs):
         for mode, out in runs.items():
             line = subprocess.run([sys.executable, "-c", ALLOCATOR_PROBE, mode, str(k)], cwd=paths.PROJECT_ROOT,
                                   capture_output=True, text=True, check=True).stdout.split()
-            out.append((float(line[0]), float(line[1])))
-    rows = {mode: (statistics.median(f for f, _ in v), statistics.median(r for _, r in v)) for mode, v in runs.items()}
-    print(f"\n5b. CPU memory between steps (LeNet, K={k}, a fresh process each, {pairs} alternating pairs, medians)")
-    for mode, (faults, rate) in rows.items():
-        label = "glibc's thresholds" if mode == "defaults" else "freed memory kept"
-        print(f"   {label:<20} {faults:>8,.0f} page faults a step {rate:>9,.0f} model-it/s")
-    print(f"   kept vs glibc's thresholds: {rows['kept'][1] / rows['defaults'][1]:.2f}x")
+            out.append(tuple(map(float, line)))
+    rows = {mode: tuple(statistics.median(col) for col in zip(*v)) for mode, v in runs.items()}
+    print(f"\n5b. CPU memory between steps (LeNet, K={k}, a fresh process each, {pairs} alternating pairs, medians):"
+          " a training step, and an evaluation of 5,000 examples")
+    for mode, (faults, rate, eval_faults, eval_rate) in rows.items():
+        label = "glibc's defaults" if mode == "defaults" else "freed memory kept"
+        print(f"   {label:<18} {faults:>7,.0f} page faults a step {rate:>7,.0f} model-it/s   {eval_faults:>7,.0f} page "
+              f"faults an evaluation {eval_rate / 1e3:>5,.0f}k model-examples/s")
+    print(f"   kept vs glibc's defaults: training {rows['kept'][1] / rows['defaults'][1]:.2f}x, evaluation "
+          f"{rows['kept'][3] / rows['defaults'][3]:.2f}x")
     return rows

@@ -61,11 +61,11 @@ def keep_freed_memory(device: torch.device) -> bool:
     """On a CPU, let glibc keep the memory a training step frees, for the next step; True where it could.
 
     PyTorch's CPU tensors come straight from malloc, and a step frees and allocates its gradients and activations
-    (megabytes each) every time. With glibc's adaptive thresholds some of those round trips go through mmap and
-    munmap, each new page a fault: 86-988 page faults a LeNet step at K = 9 on this 2-core machine, the step
-    5-10% slower and its time noisier. Fixed thresholds (mmap only above 32 MiB, the most glibc allows; give the
-    heap back to the system only above 1 GiB free) keep them in the heap. Only memory placement changes: the same
-    arithmetic, the same numbers. Not glibc (macOS, musl): nothing to do."""
+    (megabytes each) every time, an evaluation tens of megabytes. glibc serves large blocks with mmap and returns
+    them with munmap, so each new page is a fault: 86-988 page faults a LeNet training step at K = 9 on a 2-core
+    machine, 7,000-13,000 an evaluation of 5,000 examples, each 5-12% slower for it (`lth bench`, row 5b). Here
+    every block comes from the heap (no mmap), which goes back to the system only above 1 GiB free. Only memory
+    placement changes: the same arithmetic, the same numbers. Not glibc (macOS, musl): nothing to do."""
     return device.type == "cpu" and _glibc_keeps_freed_memory()
 
 
@@ -77,6 +77,6 @@ def _glibc_keeps_freed_memory() -> bool:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
-    return bool(libc.mallopt(m_mmap_threshold, 32 * 2**20) and libc.mallopt(m_trim_threshold, 2**30))
+    m_trim_threshold, m_mmap_max = -1, -4  # glibc's malloc.h
+    return bool(libc.mallopt(m_mmap_max, 0) and libc.mallopt(m_trim_threshold, 2**30))
 
