@@ -63,9 +63,10 @@ def keep_freed_memory(device: torch.device) -> bool:
     PyTorch's CPU tensors come straight from malloc, and a step frees and allocates its gradients and activations
     (megabytes each) every time, an evaluation tens of megabytes. glibc serves large blocks with mmap and returns
     them with munmap, so each new page is a fault: 86-988 page faults a LeNet training step at K = 9 on a 2-core
-    machine, 7,000-13,000 an evaluation of 5,000 examples, each 5-12% slower for it (`lth bench`, row 5b). Here
-    every block comes from the heap (no mmap), which goes back to the system only above 1 GiB free. Only memory
-    placement changes: the same arithmetic, the same numbers. Not glibc (macOS, musl): nothing to do."""
+    machine, 13,600 an evaluation of 5,000 examples, which ran 1.13-1.14x as fast without them (the step 0.97-1.17x,
+    within that machine's noise; `lth bench`, row 5b). Here every block comes from the heap (no mmap), which goes
+    back to the system only above 1 GiB free. Only memory placement changes: the same arithmetic, the same
+    numbers. Not glibc (macOS, musl): nothing to do."""
     return device.type == "cpu" and _glibc_keeps_freed_memory()
 
 
