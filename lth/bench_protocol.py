@@ -208,7 +208,8 @@ def paper_stacks(model: models.Model, device) -> Counter:
         for level in range(p["levels"]):
             n = len(group) * (1 if level == 0 else p["per_trial"])
             for start in range(0, n, chosen["stack"]):
-                out[min(chosen["stack"], n - start)] += min(chosen["stack"], n - start)
+                k = min(chosen["stack"], n - start)
+                out[k] += k
     return out
 
 

@@ -3,11 +3,12 @@ end in one linearly connected region? (Frankle et al. 2020; ../shared/PAPER.md, 
 
 For each fork (arm, level, k) of a trial: the arm's mask at that IMP level (level 0: the dense net) on the
 weights the run trains it from (θ0; the reinit control's own draw; in a run that rewinds to iteration r, the
-ticket's θr, so its k counts from there: k = 0 forks the rewound subnetwork itself), trained with the run's protocol and the trial's own data order up to iteration k; there it
-forks into `copies` copies, copy c drawing its batches from its own order, each trained to the run's last
-iteration. Every pair of copies is then evaluated on the straight line between them, w_a + α(w_b − w_a): train
-and test error at `points` evenly spaced α. The barrier is the highest error on the line minus the mean of its
-two ends' errors: 0 means the copies are linearly connected (stable).
+ticket's θr, so its k counts from there: k = 0 forks the rewound subnetwork itself), trained with the run's
+protocol and the trial's own data order up to iteration k; there it forks into `copies` copies, copy c drawing
+its batches from its own order, each trained to the run's last iteration. Every pair of copies is then evaluated
+on the straight line between them, w_a + α(w_b − w_a): train and test error at `points` evenly spaced α. The
+barrier is the highest error on the line minus the mean of its two ends' errors: 0 means the copies are linearly
+connected (stable).
 
 All forks of a trial train as one stack, so a trial is the unit of computation; each fork is written as its own
 unit (methods/stability/points/point_PP/trial_TT). A killed analysis trains its unfinished trials' whole stacks
@@ -107,7 +108,8 @@ class Analysis:
     def start(self, pair: Pair, trial: int) -> tuple[models.Params, pruning.Masks]:
         """The fork's initial weights and mask (its network before any training)."""
         if pair.level == 0:
-            return self.model.init([self.streams.init(trial)], self.device), pruning.dense_masks(self.model, 1, self.device)
+            theta0 = self.model.init([self.streams.init(trial)], self.device)
+            return theta0, pruning.dense_masks(self.model, 1, self.device)
         if pair.arm == "reinit":
             params = self.model.init([self.streams.member("reinit", trial, pair.level, 0)], self.device)
         else:  # where the run's ticket starts: θ0, or θk when the run rewinds late
