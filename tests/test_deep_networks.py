@@ -92,7 +92,7 @@ def test_pruned_weights_stay_exactly_zero_under_momentum_and_weight_decay(images
         w, m = stack.params()[f"{layer.name}.weight"], masks[layer.name]
         assert torch.count_nonzero(w[~m]) == 0, layer.name
         assert not torch.equal(w[m], params[f"{layer.name}.weight"][m])
-    state = stack.optimizer.state[stack.weights["conv.weight"]]
+    state = stack.update.optimizer.state[stack.weights["conv.weight"]]
     moment = state["momentum_buffer"] if opt == "sgd" else state["exp_avg"]
     assert torch.count_nonzero(moment[~masks["conv"]]) == 0
 
@@ -113,7 +113,7 @@ def test_the_step_trains_at_the_scheduled_rate(images):
     seen = []
     for it in range(5):
         stack.step(it)
-        seen.append(stack.optimizer.param_groups[0]["lr"])
+        seen.append(stack.update.optimizer.param_groups[0]["lr"])
     assert seen == pytest.approx([0.1, 0.2, 0.2, 0.02, 0.02])
 
 

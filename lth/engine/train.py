@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ..core import devices
 from ..core.config import TrainingConfig
 from ..core.seeds import generator
-from . import optim, slimming
+from . import live_step, optim, slimming
 from .augment import Augment
 from .data import Dataset
 from .models import Model, Params, is_buffer
@@ -137,14 +137,14 @@ class Stack:
             p.data.mul_(m)
         device = data.x_train.device
         devices.keep_freed_memory(device)
-        self.optimizer = optim.build(cfg, [p for p in self.weights.values() if p.requires_grad], device)
+        self.update = live_step.Update(cfg, [p for p in self.weights.values() if p.requires_grad], self.masked, device)
         self.order = BatchOrder(order_keys, len(data.x_train), cfg.batch_size, device)
         self.augment = Augment(self.order.unique, self.order.rows) if cfg.augment else None
 
     def step(self, iteration: int) -> torch.Tensor:
         """One optimiser step for every model; returns the (K,) batch losses."""
         if optim.scheduled(self.cfg):
-            optim.set_lr(self.optimizer, optim.lr_at(self.cfg, iteration))
+            optim.set_lr(self.update.optimizer, optim.lr_at(self.cfg, iteration))
         idx = self.order.indices(iteration)
         x = self.data.x_train.index_select(0, idx.flatten()).unflatten(0, idx.shape)  # x_train[idx], faster on a CPU
         if self.augment:
@@ -152,12 +152,11 @@ class Stack:
         logits = self.model.forward(self.weights, x, train=True)
         loss = F.cross_entropy(logits.flatten(0, 1), self.data.y_train[idx].flatten(), reduction="none")
         loss = loss.view(self.k, -1).mean(1)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.update.zero_grad()
         loss.sum().backward()  # models are independent: d(sum)/d(theta_i) = d(loss_i)/d(theta_i)
         if self.penalty:
             slimming.add_penalty(self.model, self.weights, self.strength)
-        torch._foreach_mul_([p.grad for p, _ in self.masked], [m for _, m in self.masked])
-        self.optimizer.step()
+        self.update.step()  # gradients masked, then the optimiser (on the live weights alone where that is exact)
         return loss.detach()
 
     def params(self) -> Params:
