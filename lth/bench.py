@@ -19,10 +19,11 @@ What it claims and how it is measured:
    levels, 50,000 iterations, ticket + 1 reinit + 1 random-prune per trial,
    validation (5k) evaluated every 100 iterations, train accuracy (55k) at
    the end of each training), in the stacks `lth run` would train it in on
-   this device, from the training and evaluation rates measured at each of
-   those stack sizes: with the test set (10k) evaluated every 100 iterations
-   as the paper does, and every 1,000 (--test-every 1000; test accuracy at
-   early stop is exact either way). lth/bench_protocol.py says how.
+   this device, from the training step timed at each of those stack sizes at
+   each level's sparsity and the evaluation rate at each stack size: with the
+   test set (10k) evaluated every 100 iterations as the paper does, and every
+   1,000 (--test-every 1000; test accuracy at early stop is exact either
+   way). lth/bench_paper.py says how.
 5b. On a CPU: the training step and evaluation with glibc's default malloc settings vs the freed memory
    kept in the heap, as every CPU training does (a fresh process each).
 6.-9. Sparsity, the live demo, the deeper networks (ResNet-18, VGG-19) at full size, and what pruning saves at
@@ -43,7 +44,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import bench_protocol
+from . import bench_paper, bench_protocol
 from .core import devices
 from .core.config import TrainingConfig
 from .core.seeds import generator
@@ -101,11 +102,15 @@ def usual_way(model: models.Model, data: Dataset, iterations: int, reps: int) ->
     return _rate(run, iterations, reps, data.x_train.device)
 
 
-def engine_way(model: models.Model, data: Dataset, k: int, iterations: int, reps: int) -> float:
-    """(b)/(c): the engine's Stack of K models; returns model-iterations per second."""
+def engine_way(model: models.Model, data: Dataset, k: int, iterations: int, reps: int,
+               counts: dict[str, int] | None = None) -> float:
+    """(b)/(c): the engine's Stack of K models, dense or with random masks keeping `counts` weights per layer;
+    returns model-iterations per second."""
     device = data.x_train.device
     params = model.init([generator(i, "bench") for i in range(k)], device)
-    masks = pruning.dense_masks(model, k, device)
+    shapes = {layer.name: layer.weight_shape for layer in model.layers}
+    masks = (pruning.random_masks([counts] * k, shapes, [generator(i, "bench_masks") for i in range(k)], device)
+             if counts else pruning.dense_masks(model, k, device))
     stack = Stack(model, params, masks, data, TrainingConfig(), order_keys=list(range(k)))
     counter = iter(range(10**9))
 
@@ -234,7 +239,7 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
     crows.append(("(c') torch.func.vmap, K=4", 4, vmap_way(conv2, cdata, 4, conv_its, reps)))
     _table(crows, cusual, cflops, ceiling)
 
-    hours = bench_protocol.paper_projection(lenet, device, partial(engine_way, lenet, data),
+    hours = bench_paper.paper_projection(lenet, device, lambda k, counts, its, r: engine_way(lenet, data, k, its, r, counts),
                                             partial(eval_rate, lenet, data), reps, lenet_its)
     allocator = bench_protocol.allocator_rows() if device.type == "cpu" else None
     sparsity = bench_protocol.sparsity_rows(data, reps, max(5, lenet_its // 3))

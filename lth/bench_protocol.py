@@ -11,11 +11,7 @@ What it claims and how it is measured:
 2. The live demo: `lth run --preset lenet-mnist-live` (10 levels of ticket, random reinit and random
    pruning on real MNIST), timed in this process from the start of the run to its last unit, when
    MNIST is in the data directory (else not measured).
-3. The paper's LeNet experiment projected (`paper_projection`): the stacks a new `lth run` trains it
-   in on this device (lottery.grouping: trials at a time, at most `stack` models at once; level 0
-   trains only the dense nets), the engine's training and evaluation rates measured at each of those
-   stack sizes, and the work each does: 50,000 iterations a training, the validation set every 100,
-   the test set every 100 (the paper) or every 1,000 (--test-every 1000), the training set at the end.
+3. The paper's LeNet experiment projected, level by level: lth/bench_paper.py.
 4. What keeping freed memory in the heap between steps saves on a CPU (`allocator_rows`): the same
    training step and evaluation in fresh processes with glibc's default malloc settings and with those
    every CPU training sets (core.devices.keep_freed_memory), alternating, medians of page faults and speed.
@@ -29,9 +25,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections import Counter
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -43,8 +37,6 @@ from .engine.data import Dataset
 from .engine.train import Stack
 from .tickets import lottery
 
-PAPER = dict(trials=5, levels=21, iterations=50_000, per_trial=3, eval_every=100, val_examples=5_000,
-             test_examples=10_000, train_examples=55_000, thin_test_every=1_000, batch=60)
 DENSITIES = (1.0, 0.211, 0.070, 0.019)  # the paper's labels 100, 21.1, 7.0 and 1.9% (levels 0, 7, 12, 18)
 
 
@@ -121,7 +113,6 @@ def sparsity_rows(data: Dataset, reps: int, steps: int, k: int = 3) -> list[dict
 
 def live_demo_seconds(data_dir: Path, device: str) -> float | None:
     """Wall seconds of the lenet-mnist-live preset run from scratch in a temporary folder; None without MNIST."""
-    from .tickets import lottery
 
     if not (Path(data_dir) / "mnist.npz").exists():
         return None
@@ -197,45 +188,6 @@ def slimming_rows(device: torch.device, reps: int) -> list[dict]:
         print(f"   {r['variant']:<32} {r['params']:>13,} {r['flops_ratio']:>13.2f}x {r['ms']:>8.1f} {r['dense_ms']:>9.1f} "
               f"{r['dense_ms'] / r['ms']:>8.2f}x")
     return rows
-
-
-def paper_stacks(model: models.Model, device) -> Counter:
-    """{K: trainings}: how many of the paper experiment's 305 trainings `lth run` trains in stacks of K here."""
-    p = PAPER
-    chosen, _ = lottery.grouping(model, device, p["batch"], p["per_trial"])
-    trials, together, out = list(range(p["trials"])), chosen["trials_together"], Counter()
-    for group in (trials[i:i + together] for i in range(0, len(trials), together)):
-        for level in range(p["levels"]):
-            n = len(group) * (1 if level == 0 else p["per_trial"])
-            for start in range(0, n, chosen["stack"]):
-                k = min(chosen["stack"], n - start)
-                out[k] += k
-    return out
-
-
-def paper_projection(model: models.Model, device, train_rate: Callable[[int, int, int], float],
-                     eval_rate: Callable[[int, int], float], reps: int, its: int) -> dict[str, float]:
-    """Hours of the paper's LeNet experiment, test set every 100 ("every") or 1,000 ("thin") iterations."""
-    p, stacks = PAPER, paper_stacks(model, device)
-    rates = {k: (train_rate(k, max(10, its * 20 // k), reps), eval_rate(k, reps)) for k in sorted(stacks)}  # ~2 s a rep
-    trainings = sum(stacks.values())
-    where = ", ".join(f"{n} at K={k}" for k, n in sorted(stacks.items()))
-    print(f"\n5. Paper LeNet experiment: {trainings} trainings of {p['iterations']:,} iterations in the stacks "
-          f"`lth run` uses here ({where}); measured at those K:")
-    for k, (train, evaluated) in rates.items():
-        print(f"   K={k:<3} {train:>9,.0f} model-it/s trained {evaluated / 1e3:>7,.0f}k model-examples/s "
-              "evaluated")
-    hours = {}
-    for name, test_every in (("every", p["eval_every"]), ("thin", p["thin_test_every"])):
-        per_training = (p["iterations"] / p["eval_every"] * p["val_examples"]
-                        + p["iterations"] / test_every * p["test_examples"] + p["train_examples"])
-        train_s = sum(n * p["iterations"] / rates[k][0] for k, n in stacks.items())
-        eval_s = sum(n * per_training / rates[k][1] for k, n in stacks.items())
-        hours[name] = (train_s + eval_s) / 3600
-        print(f"   test set every {test_every:,} iterations: {trainings * p['iterations'] / 1e6:.2f}M model-iterations "
-              f"({train_s / 3600:.2f} h) + {trainings * per_training / 1e9:.2f}G evaluated model-examples "
-              f"({eval_s / 3600:.2f} h): {hours[name]:.2f} h projected")
-    return hours
 
 
 ALLOCATOR_PROBE = """

@@ -1,30 +1,45 @@
-"""`lth bench`'s projection of the paper's LeNet experiment counts the stacks `lth run` would train it in."""
+"""`lth bench`'s projection of the paper's LeNet experiment counts the stacks `lth run` would train it in, level by
+level at each level's sparsity."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 import pytest
 import torch
 
-from lth import bench_protocol
-from lth.engine import models
+from lth import bench_paper
+from lth.engine import live_step, models
 from lth.tickets import lottery
+
+LENET = models.build("lenet_300_100", (1, 28, 28))
+CPU = torch.device("cpu")
 
 
 def test_the_projection_uses_the_stacks_lth_run_would_train(monkeypatch):
-    lenet = models.build("lenet_300_100", (1, 28, 28))
-    cpu = bench_protocol.paper_stacks(lenet, torch.device("cpu"))
+    stacks = bench_paper.paper_stacks(LENET, CPU)
     # on a CPU: stacks of at most 10, so 3 trials at a time (then 2); level 0 trains only the dense nets
-    assert cpu == {9: 20 * 9, 6: 20 * 6, 3: 3, 2: 2} and sum(cpu.values()) == 5 * (1 + 20 * 3)
+    assert stacks[0] == {3: 3, 2: 2} and all(stacks[level] == {9: 9, 6: 6} for level in range(1, 21))
+    assert sum(stacks.values(), Counter()) == {9: 20 * 9, 6: 20 * 6, 3: 3, 2: 2}
     monkeypatch.setattr(lottery.devices, "stack_size", lambda model, device, batch: (64, "a GPU's"))
-    assert bench_protocol.paper_stacks(lenet, torch.device("cpu")) == {15: 300, 5: 5}  # all five trials at once
+    assert sum(bench_paper.paper_stacks(LENET, CPU).values(), Counter()) == {15: 300, 5: 5}  # all five trials at once
 
 
-def test_the_projection_adds_each_stacks_training_and_evaluation_time():
-    lenet = models.build("lenet_300_100", (1, 28, 28))
-    hours = bench_protocol.paper_projection(lenet, torch.device("cpu"), lambda k, its, reps: 1000.0 * k,
-                                            lambda k, reps: 1e5 * k, reps=1, its=10)
-    stacks, p = bench_protocol.paper_stacks(lenet, torch.device("cpu")), bench_protocol.PAPER
+def test_the_projection_times_each_packed_level_at_its_own_sparsity(monkeypatch):
+    monkeypatch.setattr(live_step, "vector_width", lambda device: 16)
+    timed = []
+
+    def train_rate(k, counts, its, reps):
+        timed.append((k, sum(counts.values())))
+        return 1000.0 * k
+
+    hours = bench_paper.paper_projection(LENET, CPU, train_rate, lambda k, reps: 1e5 * k, reps=1, its=10)
+    ladder = bench_paper.level_counts(LENET)
+    packed = [level for level in range(21) if sum(ladder[level].values()) <= live_step.MAX_LIVE * LENET.prunable]
+    assert packed == list(range(7, 21))  # 21.0% kept at level 7; every level before it is stepped whole
+    whole = {(k, LENET.prunable) for k in (2, 3, 6, 9)}  # one dense timing per stack size
+    assert sorted(timed) == sorted(whole | {(k, sum(ladder[level].values())) for level in packed for k in (6, 9)})
     evaluated = 500 * 5_000 + 50 * 10_000 + 55_000  # validation every 100, test every 1,000, train set at the end
-    expected = sum(n * (50_000 / (1000 * k) + evaluated / (1e5 * k)) for k, n in stacks.items()) / 3600
-    assert hours["thin"] == pytest.approx(expected, rel=1e-12) and p["iterations"] == 50_000
-    assert hours["every"] > hours["thin"]
+    expected = sum(n * (50_000 / (1000 * k) + evaluated / (1e5 * k)) for k, n in
+                   sum(bench_paper.paper_stacks(LENET, CPU).values(), Counter()).items()) / 3600
+    assert hours["thin"] == pytest.approx(expected, rel=1e-12) and hours["every"] > hours["thin"]
