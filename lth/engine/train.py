@@ -3,7 +3,7 @@
 Each model has its own weights, mask, optimiser state and data order (models that share an order key, e.g. the
 arms of one trial, see the same batches). A step is one batched forward/backward over all K: no Python loop over
 models. Masked gradients keep the optimiser's state at exactly zero for pruned weights, so pruned weights stay
-exactly zero through training (see optim).
+exactly zero through training (see optim); in sparse tensors Adam steps the live weights alone (see live_step).
 """
 
 from __future__ import annotations
