@@ -22,17 +22,14 @@ def mnist_shaped():
 
 
 def trained(data, cfg: TrainingConfig, keep: float, k: int, max_live: float, steps: int = 25):
-    live_step.MAX_LIVE = max_live
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(live_step, "MAX_LIVE", max_live)
         shapes = {layer.name: layer.weight_shape for layer in LENET.layers}
         counts = [{n: round(keep * layer.size) for n, layer in zip(shapes, LENET.layers)}] * k
         masks = pruning.random_masks(counts, shapes, [generator(i, "live_step") for i in range(k)])
         stack = Stack(LENET, LENET.init([generator(i, "live_step") for i in range(k)]), masks, data, cfg,
                       order_keys=list(range(k)))
-        losses = [stack.step(i) for i in range(steps)]
-    finally:
-        live_step.MAX_LIVE = 0.25
-    return stack, masks, torch.stack(losses)
+    return stack, masks, torch.stack([stack.step(i) for i in range(steps)])  # packing is decided at Stack()
 
 
 @needs_width
@@ -55,8 +52,8 @@ def test_packed_and_whole_steps_give_the_same_bits(mnist_shaped, keep, k, packs)
 
 @needs_width
 def test_only_sparse_large_adam_tensors_pack(mnist_shaped):
-    assert [q.weight.shape[1:] for q in trained(mnist_shaped, TrainingConfig(), 0.3, 2, 0.25, 1)[0].update.packed] == []
-    sgd = trained(mnist_shaped, TrainingConfig(optimizer="sgd", lr=0.1), 0.05, 2, 0.25, 1)[0]
+    assert [q.weight.shape[1:] for q in trained(mnist_shaped, TrainingConfig(), 0.3, 2, live_step.MAX_LIVE, 1)[0].update.packed] == []
+    sgd = trained(mnist_shaped, TrainingConfig(optimizer="sgd", lr=0.1), 0.05, 2, 1.0, 1)[0]
     assert sgd.update.packed == []  # fused SGD's CPU kernel does not give the same bits packed
     assert not live_step.packable(TrainingConfig(), 9 * 1000, 90, WIDTH)  # the output layer: too small to pay
     assert not live_step.packable(TrainingConfig(), 3 * 2**16 + 1, 100, WIDTH)  # a tail done one at a time
