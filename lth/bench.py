@@ -239,8 +239,8 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
     crows.append(("(c') torch.func.vmap, K=4", 4, vmap_way(conv2, cdata, 4, conv_its, reps)))
     _table(crows, cusual, cflops, ceiling)
 
-    hours = bench_paper.paper_projection(lenet, device, lambda k, counts, its, r: engine_way(lenet, data, k, its, r, counts),
-                                            partial(eval_rate, lenet, data), reps, lenet_its)
+    train_rate = lambda k, counts, its, r: engine_way(lenet, data, k, its, r, counts)  # noqa: E731
+    hours = bench_paper.paper_projection(lenet, device, train_rate, partial(eval_rate, lenet, data), reps, lenet_its)
     allocator = bench_protocol.allocator_rows() if device.type == "cpu" else None
     sparsity = bench_protocol.sparsity_rows(data, reps, max(5, lenet_its // 3))
     live = bench_protocol.live_demo_seconds(data_dir, device_name) if data_dir is not None else None

@@ -27,7 +27,7 @@ from .tickets import lottery
 
 PAPER = dict(trials=5, levels=21, iterations=50_000, per_trial=3, eval_every=100, val_examples=5_000,
              test_examples=10_000, train_examples=55_000, thin_test_every=1_000, batch=60)
-TrainRate = Callable[[int, "dict[str, int] | None", int, int], float]  # (K, per-layer counts, steps, reps) -> model-it/s
+TrainRate = Callable[[int, "dict[str, int] | None", int, int], float]  # (K, layer counts, steps, reps) -> model-it/s
 
 
 def paper_stacks(model: models.Model, device) -> dict[int, Counter]:
@@ -61,16 +61,18 @@ def paper_projection(model: models.Model, device, train_rate: TrainRate, eval_ra
     """Hours of the paper's LeNet experiment, test set every 100 ("every") or 1,000 ("thin") iterations."""
     p, stacks, ladder = PAPER, paper_stacks(model, device), level_counts(model)
     steps = lambda k, seconds: max(10, its * 10 * seconds // k)  # noqa: E731  in about that many seconds
+    packed = {level: {k: packs(model, ladder[level], k, device) for k in ks} for level, ks in stacks.items()}
     whole = {k: train_rate(k, ladder[0], steps(k, 2), reps) for k in sorted(set().union(*stacks.values()))}
-    rates = {level: {k: train_rate(k, ladder[level], steps(k, 1), min(reps, 2)) if packs(model, ladder[level], k, device)
-                     else whole[k] for k in ks} for level, ks in stacks.items()}
+    rates = {level: {k: train_rate(k, ladder[level], steps(k, 1), min(reps, 2)) if packed[level][k] else whole[k]
+                     for k in ks} for level, ks in stacks.items()}
     evaluated = {k: eval_rate(k, reps) for k in whole}
     trainings = sum(sum(ks.values()) for ks in stacks.values())
-    print(f"\n5. Paper LeNet experiment: {trainings} trainings of {p['iterations']:,} iterations, in the stacks `lth run` "
-          "uses here, each level's step timed at its sparsity (model-it/s; * = Adam on the live weights only):")
+    print(f"\n5. Paper LeNet experiment: {trainings} trainings of {p['iterations']:,} iterations, in the stacks "
+          "`lth run` uses here, each level's step timed at its sparsity\n   (model-it/s; * = Adam on the live weights "
+          "only):")
     for level, ks in stacks.items():
         kept = 100 * sum(ladder[level].values()) / model.prunable
-        cells = "  ".join(f"{n:>3} at K={k:<2} {rates[level][k]:>6,.0f}{'*' if packs(model, ladder[level], k, device) else ' '}"
+        cells = "  ".join(f"{n:>3} at K={k:<2} {rates[level][k]:>6,.0f}{'*' if packed[level][k] else ' '}"
                           for k, n in sorted(ks.items()))
         print(f"   level {level:>2} {kept:>6.1f}% kept  {cells}")
     print("   evaluation: " + ", ".join(f"K={k} {r / 1e3:,.0f}k model-examples/s" for k, r in evaluated.items()))

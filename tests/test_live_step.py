@@ -52,7 +52,7 @@ def test_packed_and_whole_steps_give_the_same_bits(mnist_shaped, keep, k, packs)
 
 @needs_width
 def test_only_sparse_large_adam_tensors_pack(mnist_shaped):
-    assert [q.weight.shape[1:] for q in trained(mnist_shaped, TrainingConfig(), 0.3, 2, live_step.MAX_LIVE, 1)[0].update.packed] == []
+    assert trained(mnist_shaped, TrainingConfig(), 0.3, 2, live_step.MAX_LIVE, 1)[0].update.packed == []  # 30% kept
     sgd = trained(mnist_shaped, TrainingConfig(optimizer="sgd", lr=0.1), 0.05, 2, 1.0, 1)[0]
     assert sgd.update.packed == []  # fused SGD's CPU kernel does not give the same bits packed
     assert not live_step.packable(TrainingConfig(), 9 * 1000, 90, WIDTH)  # the output layer: too small to pay
