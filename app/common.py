@@ -18,9 +18,9 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit run app/...` from anywhere
 
-from lth import jobs  # noqa: E402
 from lth.core import paths  # noqa: E402
 from lth.core.config import BATCH_NORM_MODELS, ConfigError  # noqa: E402
+from lth.lab import jobs  # noqa: E402
 from lth.report import export, figures  # noqa: E402
 from lth.runs import results, tables  # noqa: E402
 from lth.runs import stability as stability_mod  # noqa: E402

@@ -1,4 +1,4 @@
-"""The Pruning lab's own-experiment form and its progress: a `python -m lth run` subprocess (lth.jobs.start)
+"""The Pruning lab's own-experiment form and its progress: a `python -m lth run` subprocess (lth.lab.jobs.start)
 per experiment, its progress read from the run's status file."""
 
 import common

@@ -1,6 +1,6 @@
 """The Pruning lab's gate-sweep form: learn masks by gradient descent on the picked run, in the background.
 
-The sweep is a `python -m lth gates` subprocess (lth.jobs.start_gates); its progress is read from the
+The sweep is a `python -m lth gates` subprocess (lth.lab.jobs.start_gates); its progress is read from the
 method folder's status.json, and Cancel leaves a CANCEL file there, as for `lth run`.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 import common
 import streamlit as st
 
-from lth import jobs
 from lth.core import arms, paths
 from lth.core.config import ConfigError
 from lth.core.gate_config import METHODS, GateConfig
+from lth.lab import jobs
 from lth.report.gate_figures import METHOD_NAMES
 from lth.runs import results
 

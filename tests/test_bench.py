@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 import torch
 
-from lth import bench_paper
+from lth.bench import paper as bench_paper
 from lth.engine import live_step, models
 from lth.tickets import lottery
 

@@ -23,8 +23,8 @@ import pandas as pd
 import pytest
 from helpers import GATE_SWEEPS, STABILITY, lth_command, options, run_lth, stamps, subprocess_env
 
-from lth import cluster as cluster_mod
-from lth.class_bench import free_port
+from lth.bench.classroom import free_port
+from lth.cluster import execute as cluster_mod
 from lth.core import config, paths, store
 from lth.core.init_config import InitConfig
 from lth.runs import results

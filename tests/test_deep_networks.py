@@ -11,7 +11,7 @@ import pytest
 import torch
 from helpers import generators
 
-from lth import cli
+from lth.cli import commands as cli
 from lth.core.config import DataConfig, PruningConfig, TrainingConfig, preset
 from lth.engine import augment, data, models, optim, pruning, train
 from lth.engine.data import DataError

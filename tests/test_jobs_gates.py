@@ -1,4 +1,4 @@
-"""Gate sweeps as background jobs (lth.jobs): the flags they pass, what they refuse before starting anything."""
+"""Gate sweeps as background jobs (lth.lab.jobs): the flags they pass, what they refuse before starting anything."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from dataclasses import fields
 import pytest
 from helpers import GATE_SWEEPS, stamps, write_fake_mnist
 
-from lth import jobs
-from lth.cli import build_parser
+from lth.cli.commands import build_parser
 from lth.core import config, paths
 from lth.core.config import ConfigError
 from lth.core.gate_config import GateConfig
+from lth.lab import jobs
 
 
 @pytest.mark.parametrize("gcfg", [*GATE_SWEEPS, GateConfig(method="gaussian", sweep="1e-5", retrain=False)])

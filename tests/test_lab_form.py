@@ -13,8 +13,8 @@ import streamlit as st
 from app_fixtures import ENTRY, page_file
 from streamlit.testing.v1 import AppTest
 
-from lth import jobs
 from lth.core import config as config_mod
+from lth.lab import jobs
 
 RATES = ("rate_fc", "rate_conv", "rate_output")
 

@@ -1,11 +1,11 @@
-"""The lab's queue (lth.jobs.Lab): a class pressing Start at once trains at most `limit` experiments, in order."""
+"""The lab's queue (lth.lab.jobs.Lab): a class pressing Start at once trains at most `limit` experiments, in order."""
 
 from __future__ import annotations
 
 import pytest
 
-from lth import jobs
 from lth.core.config import ConfigError, preset
+from lth.lab import jobs
 
 
 class Process:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lth import bench
+from lth.bench import engine as bench
 from lth.core.config import TrainingConfig
 from lth.core.seeds import generator
 from lth.engine import live_step, models, pruning

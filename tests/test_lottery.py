@@ -383,7 +383,7 @@ def test_a_killed_run_resumes_to_the_same_numbers(tmp_path):
 # each level also takes 0.5 s longer, so that the two processes surely overlap.
 SPY = """
 import os, sys, time
-from lth import cli
+from lth.cli import commands as cli
 from lth.tickets import lottery
 
 def note(event):

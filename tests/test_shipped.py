@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lth import cli
+from lth.cli import commands as cli
 from lth.core import paths, store
 from lth.report import paper
 from lth.runs import results, tables

@@ -10,7 +10,7 @@ import pytest
 import torch
 from helpers import generators
 
-from lth import cli
+from lth.cli import commands as cli
 from lth.core import paths, store
 from lth.core.config import Config, ConfigError, DataConfig, TrainingConfig
 from lth.engine import data, models, pruning, slimming, train

@@ -1,4 +1,4 @@
-"""`python -m lth ...`: run, ls, show, export, check-paper (and the commands lth.cli_sweeps and lth.cli_tools add).
+"""`python -m lth ...`: run, ls, show, export, check-paper (and the commands lth.cli.sweeps and lth.cli.tools add).
 
 The `run` flags are generated from the config dataclasses, so every field is
 overridable and its help text is the field's own. argparse rather than a
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import cli_sweeps
-from . import cli_tools as tools
-from .core import devices, paths
-from .core.config import PRESETS, SECTIONS, Config, ConfigError, flag, preset
-from .engine.data import DataError
+from ..core import devices, paths
+from ..core.config import PRESETS, SECTIONS, Config, ConfigError, flag, preset
+from ..engine.data import DataError
+from . import sweeps as cli_sweeps
+from . import tools
 
 EXIT_BAD_INPUT = 2
 RUN_HELP = "a run folder, a folder holding one run (pretrained_runs/lenet-mnist), or a run-id prefix (default: the latest)"
@@ -104,7 +104,7 @@ def build_parser() -> Parser:
 
 
 def cmd_run(args) -> int:
-    from .tickets import lottery  # torch import deferred: `lth ls` stays fast
+    from ..tickets import lottery  # torch import deferred: `lth ls` stays fast
 
     config = run_config(args)
     options = lottery.RunOptions(data_dir=paths.data_dir(args.data_dir), device=args.device,
@@ -117,12 +117,12 @@ def cmd_run(args) -> int:
     if cluster_opts is None:
         run_dir = lottery.run(config, paths.runs_dir(args.runs_dir), options)
     else:
-        from . import cluster
+        from ..cluster import execute as cluster
 
         run_dir = cluster.run(config, paths.runs_dir(args.runs_dir), options, cluster_opts)
     print(f"run {config.run_id} finished: {run_dir}")
     if after:
-        from .tickets import init_search
+        from ..tickets import init_search
 
         for icfg in after:
             folder = cli_sweeps.compute(init_search.job(run_dir, icfg), options, cluster_opts)
@@ -131,7 +131,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_ls(args) -> int:
-    from .core import store
+    from ..core import store
 
     root = paths.runs_dir(args.runs_dir)
     table = store.index(root)
@@ -146,7 +146,7 @@ def cmd_ls(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from .runs import results, stability, tables
+    from ..runs import results, stability, tables
 
     run = results.Run(results.resolve(args.run, paths.runs_dir(args.runs_dir)))
     print(run.label)
@@ -168,7 +168,7 @@ def cmd_show(args) -> int:
             print(forks.round(2).to_string(index=False))
         costs = tables.structure_table(run, args.metric)
         if not costs.empty:
-            from .tickets import records
+            from ..tickets import records
 
             print("\nwhat each network costs (channels: prunable channels kept; params: the slimmed networks' with their "
                   "channels gone, the ticket's non-zero ones; MFLOPs per example; ms: one forward pass of "
@@ -191,8 +191,8 @@ def cmd_show(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .report import export
-    from .runs import results
+    from ..report import export
+    from ..runs import results
 
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     bad = [f for f in formats if f not in export.FORMATS]
@@ -209,8 +209,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_check_paper(args) -> int:
-    from .report import paper_deep
-    from .runs import results, tables
+    from ..report import paper_deep
+    from ..runs import results, tables
 
     run = results.Run(results.resolve(args.run, paths.runs_dir(args.runs_dir)))
     print(run.label)
@@ -271,8 +271,8 @@ HANDLERS = {"run": cmd_run, **cli_sweeps.HANDLERS, "ls": cmd_ls, "show": cmd_sho
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .core.store import RunBusy
-    from .engine.train import Cancelled, Diverged
+    from ..core.store import RunBusy
+    from ..engine.train import Cancelled, Diverged
 
     args = build_parser().parse_args(argv)
     chatty = args.command in ("run", *cli_sweeps.HANDLERS) and not args.quiet

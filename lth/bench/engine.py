@@ -23,11 +23,11 @@ What it claims and how it is measured:
    each level's sparsity and the evaluation rate at each stack size: with the
    test set (10k) evaluated every 100 iterations as the paper does, and every
    1,000 (--test-every 1000; test accuracy at early stop is exact either
-   way). lth/bench_paper.py says how.
+   way). lth/bench/paper.py says how.
 5b. On a CPU: the training step and evaluation with glibc's default malloc settings vs the freed memory
    kept in the heap, as every CPU training does (a fresh process each).
 6.-9. Sparsity, the live demo, the deeper networks (ResNet-18, VGG-19) at full size, and what pruning saves at
-   inference (VGG-19 dense, unstructured, slimmed): lth/bench_protocol.py
+   inference (VGG-19 dense, unstructured, slimmed): lth/bench/protocol.py
    says how.
 The last line is one machine-readable summary.
 """
@@ -44,13 +44,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import bench_paper, bench_protocol
-from .core import devices
-from .core.config import TrainingConfig
-from .core.seeds import generator
-from .engine import models, pruning
-from .engine.data import Dataset
-from .engine.train import Stack, evaluate
+from ..core import devices
+from ..core.config import TrainingConfig
+from ..core.seeds import generator
+from ..engine import models, pruning
+from ..engine.data import Dataset
+from ..engine.train import Stack, evaluate
+from . import paper as bench_paper
+from . import protocol as bench_protocol
 
 
 def ceiling_gflops(device, reps: int) -> float:

@@ -9,11 +9,11 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
-from .core import devices, paths
-from .core.config import ConfigError
-from .core.gate_config import GateConfig
-from .core.init_config import METHODS, PAPER_LEVELS, InitConfig
-from .core.stability_config import StabilityConfig
+from ..core import devices, paths
+from ..core.config import ConfigError
+from ..core.gate_config import GateConfig
+from ..core.init_config import METHODS, PAPER_LEVELS, InitConfig
+from ..core.stability_config import StabilityConfig
 
 RUN_ARG_HELP = "the IMP run to add the arms to: a run folder, a folder holding one run, or a run-id prefix"
 
@@ -59,7 +59,7 @@ def cluster_options(args):
         if args.cluster_cpus is not None:
             raise ConfigError(f"--cluster-cpus={args.cluster_cpus} is not allowed without --cluster")
         return None
-    from . import cluster
+    from ..cluster import execute as cluster
 
     return cluster.check(args.cluster, 1 if args.cluster_cpus is None else args.cluster_cpus)
 
@@ -67,10 +67,10 @@ def cluster_options(args):
 def compute(job, options, cluster_opts) -> Path:
     """A sweep (lth.tickets.records.SweepJob) computed here, or on the cluster when --cluster was given."""
     if cluster_opts is None:
-        from .tickets import records
+        from ..tickets import records
 
         return records.run_sweep(job, options)
-    from . import cluster
+    from ..cluster import execute as cluster
 
     return cluster.run_sweep(job, options, cluster_opts)
 
@@ -80,7 +80,7 @@ def _given(args, cls) -> dict:
 
 
 def _options(args):
-    from .tickets import lottery
+    from ..tickets import lottery
 
     return lottery.RunOptions(data_dir=paths.data_dir(args.data_dir), device=args.device, download=args.download,
                               progress=not args.quiet)
@@ -111,12 +111,12 @@ def _sweep(args, cls, module: str, done) -> int:
     """Build the sweep's settings from the flags, resolve the run, compute (or resume) it, say where it is."""
     import importlib
 
-    from .runs import results
+    from ..runs import results
 
     spec = cls(**_given(args, cls))
     cluster_opts = cluster_options(args)
     run_dir = results.resolve(args.run, paths.runs_dir(args.runs_dir))
-    job = importlib.import_module(f".tickets.{module}", __package__).job(run_dir, spec)
+    job = importlib.import_module(f"lth.tickets.{module}").job(run_dir, spec)
     folder = compute(job, _options(args), cluster_opts)
     print(f"{done(spec)} finished: {folder}")
     return 0

@@ -11,7 +11,7 @@ What it claims and how it is measured:
 2. The live demo: `lth run --preset lenet-mnist-live` (10 levels of ticket, random reinit and random
    pruning on real MNIST), timed in this process from the start of the run to its last unit, when
    MNIST is in the data directory (else not measured).
-3. The paper's LeNet experiment projected, level by level: lth/bench_paper.py.
+3. The paper's LeNet experiment projected, level by level: lth/bench/paper.py.
 4. What keeping freed memory in the heap between steps saves on a CPU (`allocator_rows`): the same
    training step and evaluation in fresh processes with glibc's default malloc settings and with those
    every CPU training sets (core.devices.keep_freed_memory), alternating, medians of page faults and speed.
@@ -29,13 +29,13 @@ from pathlib import Path
 
 import torch
 
-from .core import paths
-from .core.config import TrainingConfig, preset
-from .core.seeds import generator
-from .engine import models, pruning
-from .engine.data import Dataset
-from .engine.train import Stack
-from .tickets import lottery
+from ..core import paths
+from ..core.config import TrainingConfig, preset
+from ..core.seeds import generator
+from ..engine import models, pruning
+from ..engine.data import Dataset
+from ..engine.train import Stack
+from ..tickets import lottery
 
 DENSITIES = (1.0, 0.211, 0.070, 0.019)  # the paper's labels 100, 21.1, 7.0 and 1.9% (levels 0, 7, 12, 18)
 
@@ -161,7 +161,7 @@ def slimming_rows(device: torch.device, reps: int) -> list[dict]:
     and slimmed networks built at their real size, every layer keeping 50% or 30% of its channels (the first
     ones: which channels does not change the arithmetic). Milliseconds per forward pass, median of `reps`+4
     after two warm-ups, each variant right after the dense one; and the FLOPs each needs."""
-    from .engine import slimming
+    from ..engine import slimming
 
     model = models.build("vgg19", (3, 32, 32))
     params = model.init([generator(0, "bench")], device)
@@ -195,7 +195,7 @@ import resource, sys, time
 from lth.core import devices
 if sys.argv[1] == "defaults":
     devices._glibc_keeps_freed_memory = lambda: False
-from lth import bench
+from lth.bench import engine as bench
 from lth.core.config import TrainingConfig
 from lth.core.seeds import generator
 from lth.engine import models, pruning

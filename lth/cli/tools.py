@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .core import devices, paths
-from .core.config import ConfigError
+from ..core import devices, paths
+from ..core.config import ConfigError
 
 
 def add_commands(sub) -> None:
@@ -34,7 +34,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_migrate(args) -> int:
-    from .runs import migrate
+    from ..runs import migrate
 
     for folder in args.folders:
         if not folder.is_dir():
@@ -48,7 +48,7 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_class_bench(args) -> int:
-    from . import class_bench
+    from ..bench import classroom as class_bench
 
     if args.sessions < 1:
         raise ConfigError(f"--sessions={args.sessions} is not allowed: an integer >= 1")
@@ -61,14 +61,14 @@ def cmd_cluster_bench(args) -> int:
         workers = [int(w) for w in args.workers.split(",")]
     except ValueError:
         raise ConfigError(f"--workers={args.workers!r} is not allowed: comma-separated integers >= 1") from None
-    from . import cluster_bench
+    from ..bench import cluster as cluster_bench
 
     cluster_bench.main(workers, args.trials, args.levels, args.iterations, paths.data_dir(args.data_dir))
     return 0
 
 
 def cmd_bench(args) -> int:
-    from . import bench
+    from ..bench import engine as bench
 
     bench.main(args.device, args.quick, data_dir=paths.data_dir(args.data_dir))
     return 0

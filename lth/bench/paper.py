@@ -21,9 +21,9 @@ from typing import Callable
 
 import torch
 
-from .core.config import preset
-from .engine import live_step, models, pruning
-from .tickets import lottery
+from ..core.config import preset
+from ..engine import live_step, models, pruning
+from ..tickets import lottery
 
 PAPER = dict(trials=5, levels=21, iterations=50_000, per_trial=3, eval_every=100, val_examples=5_000,
              test_examples=10_000, train_examples=55_000, thin_test_every=1_000, batch=60)

@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .core import paths, store
-from .core.config import SECTIONS, Config, ConfigError, flag, preset
-from .core.gate_config import GateConfig
+from ..core import paths, store
+from ..core.config import SECTIONS, Config, ConfigError, flag, preset
+from ..core.gate_config import GateConfig
 
 TORCHVISION_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}  # as lth.data
 

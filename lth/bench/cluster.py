@@ -26,11 +26,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import cluster
-from .core import config as config_mod
-from .core.config import ConfigError
-from .runs import results
-from .tickets import lottery
+from ..cluster import execute as cluster
+from ..core import config as config_mod
+from ..core.config import ConfigError
+from ..runs import results
+from ..tickets import lottery
 
 
 def bench_config(trials: int, levels: int, iterations: int, data_dir: Path) -> config_mod.Config:

@@ -27,7 +27,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .core import paths
+from ..core import paths
 
 PAGES = ("", "masks")  # the Start page, then the Masks page
 CHART = ".js-plotly-plot"

@@ -27,15 +27,15 @@ from typing import Callable
 
 import torch
 
-from .cluster_tasks import Driver, Step, arrays_of, probe, tree, worker_device
-from .core import paths, store, sweeps
-from .core.config import Config, ConfigError
-from .engine import data as data_mod
-from .tickets import lottery, records
+from ..core import paths, store, sweeps
+from ..core.config import Config, ConfigError
+from ..engine import data as data_mod
+from ..tickets import lottery, records
+from .tasks import Driver, Step, arrays_of, probe, tree, worker_device
 
 log = logging.getLogger("lth")
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # the whole lth package travels to the workers
 LOCAL = "local"  # --cluster local: a throwaway one-machine cluster started by this process
 
 

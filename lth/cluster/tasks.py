@@ -1,4 +1,4 @@
-"""The pieces of `--cluster` (lth.cluster): the files a task receives and returns, what runs on a worker, and the
+"""The pieces of `--cluster` (lth.cluster.execute): the files a task receives and returns, what runs on a worker, and the
 driver that keeps one task in flight per chain and lands each task's files in the run folder as they end."""
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import Callable
 
 import torch
 
-from .core import devices, store
-from .core.config import Config
-from .engine import data as data_mod
-from .engine import models
-from .engine.train import Cancelled
-from .tickets import lottery, records
+from ..core import devices, store
+from ..core.config import Config
+from ..engine import data as data_mod
+from ..engine import models
+from ..engine.train import Cancelled
+from ..tickets import lottery, records
 
 log = logging.getLogger("lth")
 

@@ -1,0 +1,1 @@
+"""`--cluster`: runs and sweeps as Ray tasks (execute), what travels to and runs on a worker (tasks)."""
