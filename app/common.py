@@ -20,10 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit ru
 
 from lth.core import paths  # noqa: E402
 from lth.core.config import BATCH_NORM_MODELS, ConfigError  # noqa: E402
-from lth.lab import jobs  # noqa: E402
+from lth.lab import queue  # noqa: E402
 from lth.report import export, figures  # noqa: E402
-from lth.runs import results, tables  # noqa: E402
-from lth.runs import stability as stability_mod  # noqa: E402
+from lth.runs import barriers, results, tables  # noqa: E402
 
 GATE_ARMS_HELP = (
     "- **Gates, strong (θ₀ frozen)**: a mask *learned* by gradient descent (Gaussian or hard-concrete gates) "
@@ -120,17 +119,17 @@ def init_table(path: str, stamp: float) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def stability(path: str, stamp: float) -> pd.DataFrame:
-    return stability_mod.summary(results.Run(Path(path)))
+    return barriers.summary(results.Run(Path(path)))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def stability_paths(path: str, points: tuple[int, ...], stamp: float) -> pd.DataFrame:
-    return stability_mod.path_errors(results.Run(Path(path)), list(points))
+    return barriers.path_errors(results.Run(Path(path)), list(points))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def ticket_gain(path: str, trials: tuple[int, ...], stamp: float) -> pd.DataFrame:
-    return stability_mod.ticket_gain(results.Run(Path(path)), list(trials))
+    return barriers.ticket_gain(results.Run(Path(path)), list(trials))
 
 
 def load(kind: str, run: results.Run, *args):
@@ -223,12 +222,12 @@ def lab_sweeps() -> dict:
 
 
 @st.cache_resource
-def lab() -> jobs.Lab:
+def lab() -> queue.Lab:
     """The lab's own experiments, queued and shared by every session of this server."""
     try:
-        return jobs.Lab(jobs.lab_limit())
+        return queue.Lab(queue.lab_limit())
     except ConfigError as err:  # a bad $LTH_LAB_MAX_EXPERIMENTS: one at a time, and the page says why
-        lab = jobs.Lab(1)
+        lab = queue.Lab(1)
         lab.problem = str(err)
         return lab
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 import common
 import streamlit as st
 
-from lth.core import arms, paths
+from lth.core import arms, catalog, paths
 from lth.core.config import ConfigError
 from lth.core.gate_config import METHODS, GateConfig
 from lth.lab import jobs
-from lth.report.gate_figures import METHOD_NAMES
 from lth.runs import results
 
 LIMITS = {"points": (1, 5), "gate_iterations": (50, 5000)}
@@ -43,9 +42,9 @@ def form(run: results.Run) -> None:
     errors = st.session_state.get("gate_errors", {})
     with st.form("gate_form"):
         c1, c2, c3 = st.columns([2, 3, 2])
-        method = c1.selectbox("Method", METHODS, format_func=METHOD_NAMES.get, key="gate_method")
+        method = c1.selectbox("Method", METHODS, format_func=catalog.method_name, key="gate_method")
         sweep = c2.text_input("Sweep values (λ for gates, s0 for continuous sparsification)", key="gate_sweep",
-                              placeholder="empty: " + " · ".join(f"{METHOD_NAMES[m]} {v}" for m, v in LAB_SWEEPS.items()),
+                              placeholder="empty: " + " · ".join(f"{catalog.method_name(m)} {v}" for m, v in LAB_SWEEPS.items()),
                               help="One sweep point each. Larger λ, or smaller s0, prunes more.")
         iterations = c3.number_input("Mask-learning iterations", value=300, step=50, key="gate_iterations")
         retrain = st.checkbox("Also retrain each learned mask from θ₀ (the weak ticket; continuous "
@@ -70,7 +69,7 @@ def form(run: results.Run) -> None:
 def progress() -> None:
     for mdir, job in list(common.lab_sweeps().items()):
         status = job.status()
-        label = f"{METHOD_NAMES[job.config.method]} on run `{job.run_dir.parent.parent.name[:6]}`"
+        label = f"{catalog.method_name(job.config.method)} on run `{job.run_dir.parent.parent.name[:6]}`"
         if job.running:
             fraction = float(status.get("fraction") or 0.0)
             stage = "learning masks" if status.get("level", 0) == 0 else "retraining the masks"

@@ -84,14 +84,14 @@ def test_gradient_page_leaves_pruning_at_init_out(page):
 
 
 def test_stability_page_draws_the_path_the_barriers_and_the_match(page, init_run):
-    from lth.runs import stability
+    from lth.runs import barriers
 
     at = page("stability")
     shown = charts(at)
     assert set(shown) == {"chart-st-path", "chart-st-k", "chart-st-sparsity"}
     assert {t["name"] for t in shown["chart-st-path"]["data"] if t.get("name")} == {"forked at k = 0",
                                                                                      "forked at k = 50"}
-    forks = stability.summary(init_run.run)
+    forks = barriers.summary(init_run.run)
     assert len(at.dataframe[0].value) == len(forks) == 4  # one trial: a row per fork
     at.selectbox(key="st_network").set_value(("ticket", 2)).run()
     assert not at.exception

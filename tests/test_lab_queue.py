@@ -1,11 +1,11 @@
-"""The lab's queue (lth.lab.jobs.Lab): a class pressing Start at once trains at most `limit` experiments, in order."""
+"""The lab's queue (lth.lab.queue.Lab): a class pressing Start at once trains at most `limit` experiments, in order."""
 
 from __future__ import annotations
 
 import pytest
 
 from lth.core.config import ConfigError, preset
-from lth.lab import jobs
+from lth.lab import jobs, queue
 
 
 class Process:
@@ -39,7 +39,7 @@ def configs(n: int):
 
 
 def test_thirty_students_pressing_start_train_one_at_a_time_in_order(launched, tmp_path):
-    lab, cfgs = jobs.Lab(limit=1), configs(30)
+    lab, cfgs = queue.Lab(limit=1), configs(30)
     outcomes = [lab.submit(c, "synthetic", tmp_path, tmp_path) for c in cfgs]
     assert outcomes == ["started"] + ["queued"] * 29
     assert list(launched) == [cfgs[0].run_id]
@@ -50,24 +50,24 @@ def test_thirty_students_pressing_start_train_one_at_a_time_in_order(launched, t
 
 
 def test_an_identical_config_joins_the_one_running_or_waiting(launched, tmp_path):
-    lab, (a, b) = jobs.Lab(limit=1), configs(2)
+    lab, (a, b) = queue.Lab(limit=1), configs(2)
     assert [lab.submit(c, "synthetic", tmp_path, tmp_path) for c in (a, a, b, b)] == ["started", "joined", "queued",
                                                                                       "joined"]
     assert len(launched) == 1 and len(lab.waiting) == 1
 
 
 def test_the_limit_comes_from_the_environment(monkeypatch, launched, tmp_path):
-    monkeypatch.setenv(jobs.LAB_LIMIT_VARIABLE, "2")
-    lab = jobs.Lab(jobs.lab_limit())
+    monkeypatch.setenv(queue.LAB_LIMIT_VARIABLE, "2")
+    lab = queue.Lab(queue.lab_limit())
     assert [lab.submit(c, "synthetic", tmp_path, tmp_path) for c in configs(3)] == ["started", "started", "queued"]
-    monkeypatch.setenv(jobs.LAB_LIMIT_VARIABLE, "0")
-    with pytest.raises(ConfigError, match=jobs.LAB_LIMIT_VARIABLE):
-        jobs.lab_limit()
+    monkeypatch.setenv(queue.LAB_LIMIT_VARIABLE, "0")
+    with pytest.raises(ConfigError, match=queue.LAB_LIMIT_VARIABLE):
+        queue.lab_limit()
 
 
 def test_a_finished_run_opens_at_once_and_takes_no_slot(monkeypatch, tmp_path):
     monkeypatch.setattr(jobs, "start", lambda c, *a, **k: jobs.Job(c, tmp_path, tmp_path / "log", None))
-    lab = jobs.Lab(limit=1)
+    lab = queue.Lab(limit=1)
     assert [lab.submit(c, "synthetic", tmp_path, tmp_path) for c in configs(2)] == ["done", "done"]
     assert not lab.waiting and not any(j.running for j in lab.jobs.values())
 

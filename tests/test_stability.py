@@ -16,8 +16,8 @@ from lth.core.config import ConfigError
 from lth.core.paths import PROJECT_ROOT
 from lth.core.stability_config import StabilityConfig
 from lth.engine.train import Cancelled, evaluate
+from lth.runs import barriers as readback
 from lth.runs import results
-from lth.runs import stability as readback
 from lth.tickets import records, stability
 
 FORKS = StabilityConfig(levels="0,2", rewinds="0,50", masks="ticket,reinit", points=5, train_eval_examples=200)

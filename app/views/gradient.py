@@ -3,10 +3,9 @@
 import common
 import streamlit as st
 
-from lth.core import arms, paths
+from lth.core import arms, catalog, paths
 from lth.core.gate_config import DEFAULT_SWEEPS, GateConfig
 from lth.report import figures, gate_figures, mask_figures
-from lth.report.gate_figures import METHOD_NAMES
 from lth.runs import tables
 
 ABOUT = """
@@ -49,7 +48,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
         st.markdown(ABOUT)
     st.subheader("Sweeps on this run")
     st.dataframe(sweeps.assign(
-        method=sweeps.method.map(METHOD_NAMES),
+        method=sweeps.method.map(catalog.method_name),
         arms=sweeps.arms.map(lambda arms: ", ".join(a.rsplit("_", 1)[-1] if a != "cs" else "retrained" for a in arms)),
         sweep=[", ".join(f"{'s0' if m == 'cs' else 'λ'}={v:g}" for v in vals) for m, vals in zip(sweeps.method, sweeps.sweep)],
         progress=[f"{d}/{n}" for d, n in zip(sweeps.units_done, sweeps.units)],
@@ -58,7 +57,7 @@ elif sweeps is not None and (data := common.load("summary", run)) is not None:
         column_config={"arms": "tickets", "sweep": "settings", "gate_iterations": "mask-learning iterations (cs: per round)",
                        "progress": "points × trials done"})
     st.markdown("**How each method turns what it learned into the final binary mask:**\n"
-                + "\n".join(f"- {METHOD_NAMES[m]}: {rule}" for m, rule in zip(sweeps.method, sweeps.rule)))
+                + "\n".join(f"- {catalog.method_name(m)}: {rule}" for m, rule in zip(sweeps.method, sweeps.rule)))
 
     gate = tables.sweep_rows(data)
     gate = gate[gate.arm.map(lambda a: arms.group(a) == "Found by gradient descent")]

@@ -3,8 +3,8 @@
 import common
 import streamlit as st
 
-from lth.core import arms, paths
-from lth.core.init_config import METHODS, PAPER_LEVELS, RULES
+from lth.core import arms, catalog, paths
+from lth.core.init_config import METHODS, PAPER_LEVELS
 from lth.report import figures, init_figures
 from lth.runs import tables
 
@@ -43,7 +43,7 @@ elif run is not None and (mine is None or mine.empty):
 elif mine is not None and (data := common.load("summary", run)) is not None:
     with st.expander("What are these methods?"):
         st.markdown(ABOUT)
-        st.markdown("**How each scores:**\n" + "\n".join(f"- {init_figures.method_name(m)}: {RULES[m]}"
+        st.markdown("**How each scores:**\n" + "\n".join(f"- {init_figures.method_name(m)}: {catalog.METHODS[m].rule}"
                                                           for m in mine.method))
     done, total = int(mine.units_done.sum()), int(mine.units.sum())
     if done < total:

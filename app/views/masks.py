@@ -3,7 +3,7 @@
 import common
 import streamlit as st
 
-from lth.core import arms
+from lth.core import arms, catalog
 from lth.report import figures, mask_figures, structure_figures
 from lth.runs import tables
 
@@ -49,7 +49,7 @@ if run is not None and run.levels and (data := common.load("summary", run)) is n
         if first.ndim == 2 and first.shape[1] == 784:
             st.subheader("The first layer, seen as images")
             edge, centre = mask_figures.border_and_centre(first, 28)
-            st.markdown(f"Each {figures.DATASET_NAMES[run.config.data.dataset]} input is a 28×28 image. Left: how "
+            st.markdown(f"Each {catalog.dataset_name(run.config.data.dataset)} input is a 28×28 image. Left: how "
                         "many hidden units each pixel still feeds. Right: the inputs kept by the 16 hidden units "
                         f"that keep the most. Here a pixel of the 4-pixel border feeds **{edge:.1f}** units on "
                         f"average, a pixel inside it **{centre:.1f}**. On MNIST, whose border is empty, tickets "

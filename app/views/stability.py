@@ -5,7 +5,7 @@ import streamlit as st
 
 from lth.core import paths
 from lth.report import figures, stability_figures
-from lth.runs import stability
+from lth.runs import barriers
 
 ABOUT = """
 Take a network's weights at iteration **k** of its training and make two copies. Train each to the end with
@@ -81,6 +81,6 @@ elif mine is not None and (forks := common.load("stability", run)) is not None:
             forks, gain, sub)), "st-sparsity")
         st.caption("Top: barrier of each forked network vs its sparsity. Bottom: how much the ticket gains over the "
                    "dense network at each level (test accuracy at early stop, the analysis's trials).")
-    st.dataframe(stability.barrier_table(forks).round(2), hide_index=True, width="stretch", column_config={
+    st.dataframe(barriers.barrier_table(forks).round(2), hide_index=True, width="stretch", column_config={
         "percent_remaining": "% remaining", "train_barrier": "train barrier", "test_barrier": "test barrier",
         "end_test_error": "copies' test error (%)", "trials": "trials"})

@@ -3,7 +3,7 @@
 import common
 import streamlit as st
 
-from lth.core import arms
+from lth.core import arms, catalog
 from lth.core.config import BATCH_NORM_MODELS
 from lth.report import figures, structure_figures
 
@@ -32,7 +32,7 @@ if run is not None and not run.config.experiment.slimming:
                 "with the ticket's protocol), so it is a new run: the same settings plus `--slimming`.")
     else:
         st.info(f"Network slimming prunes channels by their batch-norm scales, and this run's "
-                f"{figures.MODEL_NAMES.get(run.config.model.model, run.config.model.model)} has no batch norm. "
+                f"{catalog.model_name(run.config.model.model)} has no batch norm. "
                 "Pick a slimming run in the sidebar, or start one:")
     st.code("python -m lth run --preset vgg6-slim-fashion-reduced --data-dir DATA_DIR", language="bash")
 elif run is not None and (data := common.load("summary", run)) is not None:

@@ -146,7 +146,7 @@ def cmd_ls(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from ..runs import results, stability, tables
+    from ..runs import barriers, results, tables
 
     run = results.Run(results.resolve(args.run, paths.runs_dir(args.runs_dir)))
     print(run.label)
@@ -161,7 +161,7 @@ def cmd_show(args) -> int:
             print("\nmasks learned by gradient descent (point: place in the sweep; imp_*: IMP's ticket at the closest "
                   "sparsity; model_iterations and seconds per trial, to find and train the ticket)")
             print(gates.round(2).to_string(index=False))
-        forks = stability.barrier_table(stability.summary(run))
+        forks = barriers.barrier_table(barriers.summary(run))
         if not forks.empty:
             print("\nstability: copies forked at iteration k with different data orders; barrier = highest error on "
                   "the line between two copies minus the mean of its ends (points), means over pairs and trials")

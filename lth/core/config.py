@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from . import catalog
+
 
 class ConfigError(ValueError):
     """A config value outside what is allowed. The message names the flag."""
@@ -23,9 +25,9 @@ def _f(default: Any, help: str, choices: tuple | None = None):
     return field(default=default, metadata={"help": help, "choices": choices})
 
 
-DATASETS = ("mnist", "fashion_mnist", "cifar10", "synthetic")
-BATCH_NORM_MODELS = ("resnet18", "vgg19", "resnet8_w8", "vgg6_w8")  # lth.engine.deep_models builds these
-MODELS = ("lenet_300_100", "conv2", "conv4", "conv6", *BATCH_NORM_MODELS)
+DATASETS = tuple(catalog.DATASETS)
+BATCH_NORM_MODELS = catalog.BATCH_NORM_MODELS  # lth.engine.deep_models builds these
+MODELS = tuple(catalog.MODELS)
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,14 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields
 
-from . import arms
+from . import arms, catalog
 from .config import ConfigError, _coerce, _f, flag
 
-METHODS = ("gaussian", "hard_concrete", "cs")
+METHODS = catalog.methods("gates")
 DEFAULT_SWEEPS = {  # λ for the gates (penalty λ·Σ P(open)), s0 for continuous sparsification
     "gaussian": "1e-7,3e-7,1e-6,3e-6,1e-5,3e-5",
     "hard_concrete": "1e-7,3e-7,1e-6,3e-6,1e-5,3e-5",
     "cs": "0.1,0,-0.1,-0.2,-0.3,-0.5",
-}
-RULES = {
-    "gaussian": "binary mask 1[μ > 0]: gates open with probability Φ(μ/σ) > 1/2",
-    "hard_concrete": "binary mask 1[log α > β·log(−γ/ζ)]: gates open with probability > 1/2",
-    "cs": "binary mask 1[s > 0] after the last round",
 }
 
 

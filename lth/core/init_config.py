@@ -10,17 +10,11 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 
-from . import arms
+from . import arms, catalog
 from .config import ConfigError, _coerce, _f, flag
 
-METHODS = ("snip", "grasp", "synflow")
+METHODS = catalog.methods("init")
 PAPER_LEVELS = "3,7,12,15,18"  # LeNet-300-100's labelled sparsities in the paper: 51.3, 21.1, 7.0, 3.6, 1.9 %
-RULES = {
-    "snip": "keep the highest |∂L/∂w ⊙ w| on one batch of training examples (Lee et al. 2019)",
-    "grasp": "keep the highest w ⊙ Hg (remove the highest −w ⊙ Hg) with logits / T (Wang et al. 2020)",
-    "synflow": "keep the highest |∂R/∂w ⊙ w|, R = 1ᵀ(∏|W|)1 on an all-ones input, no data; pruned over rounds "
-               "to an exponentially shrinking fraction (Tanaka et al. 2020)",
-}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core import catalog
 from ..core.config import DataConfig
 from ..core.seeds import generator
 
@@ -24,7 +25,6 @@ NORMALISATION = {
     "fashion_mnist": ((0.2860,), (0.3530,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
 }
-TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
@@ -81,10 +81,11 @@ def _read_arrays(name: str, data_dir: Path, download: bool):
     npz = data_dir / f"{name}.npz"
     if npz.exists():
         return _read_npz(npz), str(npz)
+    folder = catalog.DATASETS[name].torchvision
     try:
-        return _read_torchvision(name, data_dir, download), str(data_dir / TORCHVISION[name])
+        return _read_torchvision(name, data_dir, download), str(data_dir / folder)
     except (RuntimeError, OSError) as err:  # torchvision: "Dataset not found", or no network
-        hint = f"put {name}.npz (arrays {', '.join(NPZ_KEYS)}) or torchvision's {TORCHVISION[name]} files in {data_dir}"
+        hint = f"put {name}.npz (arrays {', '.join(NPZ_KEYS)}) or torchvision's {folder} files in {data_dir}"
         why = f" and the download failed ({_first_line(err)})" if download else ""
         raise DataError(f"{name} not found in {data_dir}{why}: {hint}, or pass --data-dir / set LTH_DATA_DIR") from None
 
@@ -158,7 +159,7 @@ def _read_cifar_folder(folder: Path):
 def _read_torchvision(name: str, data_dir: Path, download: bool):
     import torchvision  # imported here: only this path needs it
 
-    cls = getattr(torchvision.datasets, TORCHVISION[name])
+    cls = getattr(torchvision.datasets, catalog.DATASETS[name].torchvision)
     if name == "cifar10":
         if not (data_dir / CIFAR_FOLDER).is_dir():
             cls(root=str(data_dir), train=True, download=download)  # fetches and unpacks, or says it is not there

@@ -11,16 +11,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ..core import paths, store
+from ..core import catalog, paths, store
 from ..core.config import SECTIONS, Config, ConfigError, flag, preset
 from ..core.gate_config import GateConfig
-
-TORCHVISION_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}  # as lth.data
 
 
 def cli_args(config: Config, preset_name: str) -> list[str]:
@@ -108,7 +105,8 @@ def gate_args(gcfg: GateConfig) -> list[str]:
 def data_missing(config: Config, data_dir: Path) -> str:
     """'' when the run's data set can be read from data_dir without a download; else what is missing, in words."""
     name = config.data.dataset
-    if name == "synthetic" or (data_dir / f"{name}.npz").exists() or (data_dir / TORCHVISION_FOLDERS[name]).is_dir():
+    folder = catalog.DATASETS[name].torchvision  # torchvision's own files, as lth.engine.data reads them
+    if name == "synthetic" or (data_dir / f"{name}.npz").exists() or (data_dir / folder).is_dir():
         return ""
     return f"this run's data set ({name}) is not in {data_dir}: put {name}.npz there, or pick another folder"
 
@@ -139,64 +137,3 @@ def start_gates(run_dir: Path, gcfg: GateConfig, data_dir: Path, device: str = "
     cmd = [sys.executable, "-m", "lth", "gates", str(run_dir), *gate_args(gcfg), "--data-dir", str(data_dir),
            "--device", device, "--no-download", "--quiet"]
     return Job(gcfg, mdir, log, _spawn(cmd, log))
-
-
-# --- the Pruning lab's experiments on one server ---------------------------------------------
-LAB_LIMIT_VARIABLE = "LTH_LAB_MAX_EXPERIMENTS"
-
-
-def lab_limit() -> int:
-    """How many lab experiments may train at once on this server ($LTH_LAB_MAX_EXPERIMENTS, default 1)."""
-    raw = os.environ.get(LAB_LIMIT_VARIABLE, "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise ConfigError(f"${LAB_LIMIT_VARIABLE}={raw!r} is not allowed: an integer >= 1")
-    return int(raw)
-
-
-@dataclass
-class Waiting:
-    """A lab experiment queued until a slot frees."""
-    config: Config
-    preset_name: str
-    runs_dir: Path
-    data_dir: Path
-    queued: float = field(default_factory=time.time)
-
-
-class Lab:
-    """The lab's experiments, shared by every session of one server (a class pressing Start at once).
-
-    At most `limit` train at once; the others wait in order, each shown its place. A config already running
-    or waiting is joined, not started twice. `pump()` starts waiting ones as slots free: every session's
-    progress poll calls it, so the queue moves while anyone has the page open.
-    """
-
-    def __init__(self, limit: int = 1):
-        self.limit, self.jobs, self.waiting, self.problem = limit, {}, [], ""
-        self._lock = threading.Lock()
-
-    def submit(self, config: Config, preset_name: str, runs_dir: Path, data_dir: Path) -> str:
-        """'joined' (already running or queued), 'done' (already in the store), 'started' or 'queued'."""
-        with self._lock:
-            job = self.jobs.get(config.run_id)
-            if (job is not None and job.running) or any(w.config == config for w in self.waiting):
-                return "joined"
-            self.waiting.append(Waiting(config, preset_name, Path(runs_dir), Path(data_dir)))
-        self.pump()
-        with self._lock:
-            if any(w.config == config for w in self.waiting):
-                return "queued"
-            return "started" if self.jobs[config.run_id].process is not None else "done"
-
-    def pump(self) -> None:
-        """Start waiting experiments, oldest first, while fewer than `limit` run."""
-        with self._lock:
-            while self.waiting and sum(j.running for j in self.jobs.values()) < self.limit:
-                w = self.waiting.pop(0)
-                self.jobs[w.config.run_id] = start(w.config, w.preset_name, w.runs_dir, w.data_dir)
-
-    def place(self, run_id: str) -> int | None:
-        """1 for the next to start; None if not waiting."""
-        with self._lock:
-            ids = [w.config.run_id for w in self.waiting]
-        return ids.index(run_id) + 1 if run_id in ids else None

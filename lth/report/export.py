@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from ..core import arms
-from ..runs import stability
+from ..runs import barriers
 from ..runs.results import Run
 from ..runs.tables import cost_note, cost_table, init_table, nearest_level
 from . import figures, gate_figures, init_figures, mask_figures, stability_figures
@@ -100,19 +100,19 @@ def run_charts(run: Run) -> list[Chart]:
 
 def stability_charts(run: Run, sub: str) -> list[Chart]:
     """With a stability analysis: the path of each network forked (every k), barrier vs k, barrier vs sparsity."""
-    forks = stability.summary(run)
+    forks = barriers.summary(run)
     if forks.empty:
         return []
     charts = []
     for (arm, level), rows in forks.groupby(["arm", "level"], sort=False):
         name = stability_figures.fork_name(arm, level, rows.percent_remaining.iloc[0])
         try:
-            errors = stability.path_errors(run, sorted(rows.point.unique()))
+            errors = barriers.path_errors(run, sorted(rows.point.unique()))
         except (OSError, ValueError):
             continue  # a damaged unit leaves its chart out
         chart = stability_figures.path_chart(errors, rows, subtitle=f"{name} · {sub}")
         charts.append(Chart(chart.figure, chart.data, f"{chart.name}_{arm}_level{level}"))
-    gain = stability.ticket_gain(run, sorted(forks.trial.unique()))
+    gain = barriers.ticket_gain(run, sorted(forks.trial.unique()))
     return charts + [stability_figures.barrier_chart(forks, sub), stability_figures.barrier_vs_sparsity(forks, gain, sub)]
 
 

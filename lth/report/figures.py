@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..core import arms
+from ..core import arms, catalog
 from ..core.config import Config
 
 DASHES = ["solid", "dash", "dot", "dashdot", "longdash"]
@@ -39,12 +39,6 @@ class Chart:
     name: str
 
 
-DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "synthetic": "synthetic data"}
-
-
-MODEL_NAMES = {"lenet_300_100": "LeNet-300-100", "conv2": "Conv-2", "conv4": "Conv-4", "conv6": "Conv-6",
-               "resnet18": "ResNet-18", "vgg19": "VGG-19", "resnet8_w8": "ResNet-8 (width 8)",
-               "vgg6_w8": "VGG-6 (width 8)"}
 
 
 def _optimiser(t) -> str:
@@ -64,7 +58,7 @@ def describe(config: Config, note: str = "", short: bool = False) -> str:
     """A chart's subtitle: the run's label in bold (if any), what it is (+ note), then how it trains (unless short,
     for half-width charts: then what it is takes two lines)."""
     t, p, e = config.training, config.pruning, config.experiment
-    model = MODEL_NAMES.get(config.model.model, config.model.model)
+    model = catalog.model_name(config.model.model)
     conv = f"conv {p.rate_conv:.0%} / " if config.model.model != "lenet_300_100" else ""
     rates = (f"global {p.rate_global:.0%}" + (" of the convs" if p.global_layers == "conv" else "")
              if p.strategy == "global" else f"{conv}fc {p.rate_fc:.0%} / output {p.rate_output:.0%}")
@@ -73,7 +67,8 @@ def describe(config: Config, note: str = "", short: bool = False) -> str:
     # a long label wraps rather than running off the chart's edge (half-width charts wrap sooner)
     label = f"<b>{'<br>'.join(textwrap.wrap(e.label, 55 if short else 95))}</b><br>" if e.label else ""
     # short subtitles are for half-width charts: a line break where a narrow chart would cut the line off
-    what = f"{model} on {DATASET_NAMES[config.data.dataset]}" + ("<br>" if short else " · ") + f"{t.iterations:,} iterations a level · {trials}"
+    what = (f"{model} on {catalog.dataset_name(config.data.dataset)}" + ("<br>" if short else " · ")
+            + f"{t.iterations:,} iterations a level · {trials}")
     how = f"{_optimiser(t)}, batch {t.batch_size} · prune {rates} per level, {rewind}"
     if e.slimming:
         how += f"<br>network slimming: {p.slim_rate:.0%} of the channels removed a level, λ {p.slim_l1:g}"

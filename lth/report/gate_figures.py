@@ -15,7 +15,6 @@ from ..core import arms
 from .figures import Chart, _layout, _percent_axis
 
 ALL_LAYERS = "all layers"
-METHOD_NAMES = {"gaussian": "Gaussian gates", "hard_concrete": "Hard-concrete gates", "cs": "Continuous sparsification"}
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""Figures of an instability analysis (lth.runs.stability's frames in, ``Chart`` out), like lth.report.figures."""
+"""Figures of an instability analysis (lth.runs.barriers's frames in, ``Chart`` out), like lth.report.figures."""
 
 from __future__ import annotations
 

@@ -13,10 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import paths, store, sweeps
+from ..core import catalog, paths, store, sweeps
 from ..core.config import Config, ConfigError
-from ..core.gate_config import RULES as GATE_RULES
-from ..core.init_config import RULES as INIT_RULES
 
 
 class Run:
@@ -99,8 +97,9 @@ class Run:
                 self.problems.append(f"{mdir.name}: {err}")
                 continue
             key = sweeps.key_of(spec)
+            rule = catalog.METHODS[spec.method].rule if spec.method in catalog.METHODS else ""
             rows.append({"method": spec.method, "family": sweeps.FAMILIES[key], "arms": list(spec.arms),
-                         "sweep": points, "rule": {"gates": GATE_RULES, "init": INIT_RULES}.get(key, {}).get(spec.method, ""),
+                         "sweep": points, "rule": rule,
                          "gate_iterations": getattr(spec, "gate_iterations", 0), "trials": spec.trials,
                          "path": str(mdir), "state": store.read_status(mdir).get("state", "unknown"),
                          "units_done": len(store.finished_units(mdir)), "units": spec.trials * len(points)})
