@@ -4,10 +4,11 @@ Pages live in app/views/, not app/pages/: that folder name turns on Streamlit's
 older file-based navigation, under which a deep link loses the page list.
 """
 
-import common
 import streamlit as st
+from lib import picker
 
-st.set_page_config(page_title="Lottery ticket explorer", page_icon=":material/confirmation_number:", layout="wide")
+st.set_page_config(page_title="Lottery ticket explorer", page_icon=":material/confirmation_number:",
+                   layout="wide")
 
 page = st.navigation({
     "The story": [
@@ -29,5 +30,5 @@ page = st.navigation({
         st.Page("views/export.py", title="Export", icon=":material/download:"),
     ],
 })
-common.sidebar()
+picker.sidebar()
 page.run()

@@ -194,7 +194,8 @@ def test_two_sessions_never_change_each_others_widgets_or_run(app, yours, store)
     assert figures(b) == before
     assert a.selectbox(key="run").value == str(twin) and a.query_params["run"] == twin.name[:12]
     assert (a.selectbox(key="m_arm").value, a.select_slider(key="m_level").value) == ("random_prune", 1)
-    assert f"run {twin.name[:6]}" in title(figures(a)["chart-m-fc1"]) and "Random pruning" in title(figures(a)["chart-m-fc1"])
+    mask = title(figures(a)["chart-m-fc1"])
+    assert f"run {twin.name[:6]}" in mask and "Random pruning" in mask
 
 
 def test_weights_layer_and_level_change_the_histograms(app):
@@ -396,7 +397,8 @@ def test_gradient_page_compares_a_learned_mask_with_imp(gated, gated_store):
     pct = summary[(summary.arm == "hard_concrete_weak") & (summary.point == 2)].percent_remaining.mean()
     level = tables.nearest_level(summary, pct)
     assert f"IMP ticket, level {level} (closest sparsity)" in [m.label for m in at.metric]
-    expected = gate_figures.overlap_frame(run.masks(point=2)[("hard_concrete_weak", 0, 0)], run.masks(level)[("ticket", 0, 0)])
+    learned = run.masks(point=2)[("hard_concrete_weak", 0, 0)]
+    expected = gate_figures.overlap_frame(learned, run.masks(level)[("ticket", 0, 0)])
     overlap = figures(at)["chart-g-overlap"]
     assert numbers(overlap["data"][0]["y"]) == pytest.approx(expected.jaccard.tolist())
     assert "Hard-concrete gates, weak (retrained) at λ=0.001" in title(overlap)

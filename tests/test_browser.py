@@ -248,8 +248,8 @@ def test_timings_on_the_shipped_runs(server, page, tmp_path):
         page.goto(url)
         wait_idle(page, "start")
         TIMINGS["shipped runs, fresh server: start page to first chart"] = round(time.perf_counter() - start, 2)
-        record_switches("shipped runs, page switches", page, ("accuracy", "early_stopping", "masks", "paper", "gradient",
-                                                             "start"))
+        switches = ("accuracy", "early_stopping", "masks", "paper", "gradient", "start")
+        record_switches("shipped runs, page switches", page, switches)
         assert_no_exception(page)
 
 
@@ -283,8 +283,8 @@ def test_accuracy_downloads_png_and_csv(server, page):
 def test_lab_experiment_runs_while_clicking_around(server, page):
     page.goto(f"{server.url}/lab")
     sync_api.expect(page.locator("h1").first).to_have_text(TITLES["lab"], timeout=90_000)
-    page.get_by_label("Pruning levels").fill("1")
-    page.get_by_label("Iterations per level").fill("100")
+    page.get_by_role("spinbutton", name="Pruning levels").fill("1")  # the input, not its help button
+    page.get_by_role("spinbutton", name="Iterations per level").fill("100")
     page.get_by_role("button", name="Start", exact=True).click()
     page.get_by_text("Experiments on this server").wait_for()
     for stem in ("accuracy", "masks", "lab"):

@@ -1,28 +1,29 @@
 """Early stopping: how fast tickets learn, and their learning curves."""
 
-import common
 import streamlit as st
+from lib import charts, data, picker
 
 from lth.core import arms
 from lth.report import figures
 from lth.runs import tables
+from lth.runs.results import Run
 
 st.title("How fast do tickets learn?")
-run = common.current_run()
-if run is not None and (data := common.load("summary", run)) is not None and not data.empty:
+run = picker.current_run()
+if run is not None and (summary := data.read(run, Run.summary)) is not None and not summary.empty:
     # Strong tickets are never trained (their "early stop" would be the end of mask learning): left out.
-    arms_present = sorted(set(data.arm) - set(arms.of_kind("strong")), key=arms.order)
+    arms_present = sorted(set(summary.arm) - set(arms.of_kind("strong")), key=arms.order)
     imp_arms = [a for a in arms_present if arms.is_imp_family(a)]  # their levels are pruning rounds
-    picked_arms = common.arm_picker(arms_present, "es_arms")
-    common.show(common.chart(run, ("es", tuple(picked_arms)), lambda: figures.sparsity_chart(
-        {run.label: data}, "early_stop_iteration", picked_arms, common.subtitle(run), show_dense=True)), "es")
+    picked_arms = picker.arm_picker(arms_present, "es_arms")
+    charts.show(charts.chart(run, ("es", tuple(picked_arms)), lambda: figures.sparsity_chart(
+        {run.label: summary}, "early_stop_iteration", picked_arms, charts.subtitle(run), show_dense=True)), "es")
     st.caption("Early-stop iteration: where validation loss is lowest. Lower means the network learned faster.")
     if len(imp_arms) < len(arms_present):
         st.caption("Gradient-found tickets: each point is one value of the penalty sweep (hover for it), retrained "
                    "with IMP's protocol. Strong tickets are never trained, so they have no early-stop iteration.")
 
     st.subheader("Learning curves")
-    pct = tables.percent_by_level(data)
+    pct = tables.percent_by_level(summary)
     levels = list(pct.index)
     default = sorted({levels[0], levels[len(levels) // 2], levels[-1]})
     c1, c2, c3 = st.columns([3, 2, 2])
@@ -35,10 +36,11 @@ if run is not None and (data := common.load("summary", run)) is not None and not
     metric = c3.radio("Show", ["test_acc", "val_loss"], format_func=lambda m: figures.CURVE_METRICS[m][0],
                       key="es_curve_metric")
     if picked and curve_arms:
-        curves = common.load("curves", run, tuple(picked))
+        curves = data.cached(run, Run.curves, tuple(picked))
         if curves is not None and not curves.empty:
-            common.show(common.chart(run, ("curves", tuple(picked), metric, tuple(curve_arms)), lambda: figures.learning_curves(
-                curves, data, picked, metric, tuple(curve_arms), common.subtitle(run))), "curves")
+            key = ("curves", tuple(picked), metric, tuple(curve_arms))
+            charts.show(charts.chart(run, key, lambda: figures.learning_curves(
+                curves, summary, picked, metric, tuple(curve_arms), charts.subtitle(run))), "curves")
     else:
         st.info("Pick at least one level and one arm.")
 elif run is not None:

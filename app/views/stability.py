@@ -1,11 +1,12 @@
 """Stability: copies of a network forked at iteration k, and the error on the straight line between them."""
 
-import common
 import streamlit as st
+from lib import charts, data, picker, texts
 
 from lth.core import paths
 from lth.report import figures, stability_figures
 from lth.runs import barriers
+from lth.runs.results import Run
 
 ABOUT = """
 Take a network's weights at iteration **k** of its training and make two copies. Train each to the end with
@@ -28,8 +29,8 @@ from there.
 """
 
 st.title("Why tickets win: stability")
-run = common.current_run()
-sweeps = common.load("methods", run) if run is not None else None
+run = picker.current_run()
+sweeps = data.cached(run, Run.methods) if run is not None else None
 mine = sweeps[sweeps.family == "stability"] if sweeps is not None and not sweeps.empty else None
 if run is not None and (mine is None or mine.empty):
     st.markdown(ABOUT)
@@ -38,12 +39,12 @@ if run is not None and (mine is None or mine.empty):
     top, t = run.config.experiment.levels, run.config.training
     levels = ",".join(map(str, sorted({0, max(1, top // 2), top})))
     rewinds = ",".join(map(str, sorted({0, min(t.eval_every, t.iterations - 1)})))
-    st.code(f"python -m lth stability {common.shown_path(run.path)} --levels {levels} --rewinds {rewinds} "
+    st.code(f"python -m lth stability {texts.shown_path(run.path)} --levels {levels} --rewinds {rewinds} "
             f"--masks ticket,reinit --data-dir {paths.data_dir()}",
             language="bash", wrap_lines=True)
     st.caption("`--copies N` trains N copies per fork (every pair is compared), `--points N` sets the points on "
                "each line; `python -m lth stability --help` lists every setting.")
-elif mine is not None and (forks := common.load("stability", run)) is not None:
+elif mine is not None and (forks := data.cached(run, barriers.summary)) is not None:
     with st.expander("What am I looking at?"):
         st.markdown(ABOUT)
     row = mine.iloc[0]
@@ -63,21 +64,21 @@ elif mine is not None and (forks := common.load("stability", run)) is not None:
     metric = c2.radio("Error", ["test_error", "train_error"], key="st_metric",
                       format_func=lambda m: m.split("_")[0].capitalize())
     points = forks[(forks.arm == picked[0]) & (forks.level == picked[1])]
-    errors = common.load("stability_paths", run, tuple(sorted(points.point.unique())))
+    errors = data.cached(run, barriers.path_errors, tuple(sorted(points.point.unique())))
     if errors is not None and not errors.empty:
-        common.show(common.chart(run, ("st-path", picked, metric), lambda: stability_figures.path_chart(
+        charts.show(charts.chart(run, ("st-path", picked, metric), lambda: stability_figures.path_chart(
             errors, points, metric, f"{names[picked]} · {sub}")), "st-path")
 
     st.subheader("Barrier vs the iteration of the fork")
-    common.show(common.chart(run, ("st-k",), lambda: stability_figures.barrier_chart(forks, sub)), "st-k")
+    charts.show(charts.chart(run, ("st-k",), lambda: stability_figures.barrier_chart(forks, sub)), "st-k")
     st.caption(f"Barrier: the highest test error on the line minus the mean of its two ends. Under "
                f"{stability_figures.STABLE:g} points (shaded) the network counts as stable. Error bars: min to max "
                "over trials.")
 
     st.subheader("Stable networks are the ones that match")
-    gain = common.load("ticket_gain", run, tuple(sorted(forks.trial.unique())))
+    gain = data.cached(run, barriers.ticket_gain, tuple(sorted(forks.trial.unique())))
     if gain is not None:
-        common.show(common.chart(run, ("st-sparsity",), lambda: stability_figures.barrier_vs_sparsity(
+        charts.show(charts.chart(run, ("st-sparsity",), lambda: stability_figures.barrier_vs_sparsity(
             forks, gain, sub)), "st-sparsity")
         st.caption("Top: barrier of each forked network vs its sparsity. Bottom: how much the ticket gains over the "
                    "dense network at each level (test accuracy at early stop, the analysis's trials).")

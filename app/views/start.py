@@ -1,9 +1,10 @@
 """Start here: the hypothesis, the IMP loop, and the one chart that tells the story."""
 
-import common
 import streamlit as st
+from lib import charts, data, picker
 
 from lth.report import figures
+from lth.runs.results import Run
 
 st.title("The Lottery Ticket Hypothesis")
 left, right = st.columns([3, 2], gap="large")
@@ -27,20 +28,21 @@ with right:
         """
 digraph { rankdir=TB; bgcolor="transparent"; node [shape=box, style="rounded,filled", fontname="Helvetica",
   fontsize=15, fillcolor="#E8F1FA", color="#0072B2"]; edge [color="#0072B2", penwidth=2, fontname="Helvetica"];
-  init [label="Random init θ₀\\n(all weights)"]; train [label="Train"]; prune [label="Prune the smallest surviving\\nweights (e.g. 20% per layer)"];
-  reset [label="Reset survivors to θ₀"]; ticket [label="Winning ticket:\\nmask + θ₀", fillcolor="#FFF3D6", color="#E69F00"];
+  init [label="Random init θ₀\\n(all weights)"]; train [label="Train"];
+  prune [label="Prune the smallest surviving\\nweights (e.g. 20% per layer)"]; reset [label="Reset survivors to θ₀"];
+  ticket [label="Winning ticket:\\nmask + θ₀", fillcolor="#FFF3D6", color="#E69F00"];
   init -> train; train -> prune; prune -> reset; reset -> train [label=" repeat"]; reset -> ticket [style=dashed];
 }
 """,
         width="stretch",
     )
 
-run = common.current_run()
+run = picker.current_run()
 if run is not None:
-    data = common.load("summary", run)
-    if data is not None and not data.empty:
-        chart = common.chart(run, ("start",), lambda: figures.sparsity_chart(
-            {run.label: data}, "test_acc_at_early_stop", ["ticket", "reinit"], common.subtitle(run)))
+    summary = data.read(run, Run.summary)
+    if summary is not None and not summary.empty:
+        chart = charts.chart(run, ("start",), lambda: figures.sparsity_chart(
+            {run.label: summary}, "test_acc_at_early_stop", ["ticket", "reinit"], charts.subtitle(run)))
         table = chart.data
         ticket, reinit = table[table.arm == "ticket"], table[table.arm == "reinit"]
         dense = ticket[ticket.level == 0]["mean"]
@@ -58,9 +60,9 @@ if run is not None:
         if not same.empty and best.level > 0:
             cols[2].metric("Same mask, fresh random weights", f"{same['mean'].iloc[0]:.2f}%",
                            f"{same['mean'].iloc[0] - best['mean']:+.2f} points vs the ticket")
-        common.show(chart, "start")
+        charts.show(chart, "start")
         st.caption("Lines: mean over trials; bands: min to max. Hover a point for its level and each trial's value. "
-                   "The other pages go deeper: speed of learning, what the pruned weights were, what the masks look like, "
-                   "and masks learned by gradient descent instead of pruned by magnitude.")
-    elif data is not None:
+                   "The other pages go deeper: speed of learning, what the pruned weights were, what the masks look "
+                   "like, and masks learned by gradient descent instead of pruned by magnitude.")
+    elif summary is not None:
         st.info("This run has no finished level yet; pick another run in the sidebar.")

@@ -1,11 +1,13 @@
 """Structured tickets (network slimming) beside IMP's unstructured one: accuracy, and what each saves at inference."""
 
-import common
 import streamlit as st
+from lib import charts, data, picker
 
 from lth.core import arms, catalog
 from lth.core.config import BATCH_NORM_MODELS
 from lth.report import figures, structure_figures
+from lth.runs import tables
+from lth.runs.results import Run
 
 ABOUT = """
 IMP removes **single weights**: the network keeps its shape, with zeros in it. Stored and run as it is, it
@@ -24,7 +26,7 @@ The slimmed network trains three ways, each from a different start:
 """
 
 st.title("Structured tickets: does pruning save anything?")
-run = common.current_run()
+run = picker.current_run()
 if run is not None and not run.config.experiment.slimming:
     st.markdown(ABOUT)
     if run.config.model.model in BATCH_NORM_MODELS:
@@ -35,23 +37,23 @@ if run is not None and not run.config.experiment.slimming:
                 f"{catalog.model_name(run.config.model.model)} has no batch norm. "
                 "Pick a slimming run in the sidebar, or start one:")
     st.code("python -m lth run --preset vgg6-slim-fashion-reduced --data-dir DATA_DIR", language="bash")
-elif run is not None and (data := common.load("summary", run)) is not None:
+elif run is not None and (summary := data.read(run, Run.summary)) is not None:
     with st.expander("What is network slimming?"):
         st.markdown(ABOUT)
-    costs = common.load("structure_table", run)
-    if data.empty or costs is None or costs.empty:
+    costs = data.cached(run, tables.structure_table)
+    if summary.empty or costs is None or costs.empty:
         st.info("No level of this run has finished yet: this page fills in as they do.")
         st.stop()
     note = figures.describe(run.config, run.tag)
-    present = [a for a in ("ticket", "reinit", *structure_figures.SLIMMED) if a in set(data.arm)]
+    present = [a for a in ("ticket", "reinit", *structure_figures.SLIMMED) if a in set(summary.arm)]
     st.subheader("Accuracy: slimmed networks vs IMP's ticket")
-    common.show(common.chart(run, ("s-acc",), lambda: figures.sparsity_chart(
-        {run.label: data}, "test_acc_at_early_stop", present, note)), "s-acc")
+    charts.show(charts.chart(run, ("s-acc",), lambda: figures.sparsity_chart(
+        {run.label: summary}, "test_acc_at_early_stop", present, note)), "s-acc")
     st.caption("The three slimmed networks share one set of channels per level (picked by the fine-tuned one), "
                "so they sit at the same % of weights; the ticket's ladder is IMP's.")
 
     st.subheader("Speed: what the FLOPs promise, and what a forward pass measured")
-    common.show(common.chart(run, ("s-speed",), lambda: structure_figures.speedup_chart(costs, note)), "s-speed")
+    charts.show(charts.chart(run, ("s-speed",), lambda: structure_figures.speedup_chart(costs, note)), "s-speed")
     last = costs[costs.level == costs.level.max()]
     slim, ticket = last[last.arm.isin(structure_figures.SLIMMED)], last[last.arm == "ticket"]
     if not slim.empty and not ticket.empty:
@@ -61,7 +63,7 @@ elif run is not None and (data := common.load("summary", run)) is not None:
             f"forward pass is **{slim['x faster'].mean():.2f}x** as fast as the dense network's. IMP's ticket keeps "
             f"{ticket['% remaining'].mean():.1f}% of the weights and, run dense with its mask, is "
             f"**{ticket['x faster'].mean():.2f}x** as fast: its zeros save nothing here.")
-    device = data.inference_device.dropna().iloc[0] if "inference_device" in data else "?"
+    device = summary.inference_device.dropna().iloc[0] if "inference_device" in summary else "?"
     st.caption(f"Measured on {device} while the run trained: the median of 7 forward passes of 256 test images, "
                "each network timed right after the dense one, so both saw the same machine load. Small networks "
                "on a CPU gain less than their FLOPs promise: each layer has a fixed cost.")

@@ -3,11 +3,13 @@
 `Run` reads one run folder (and the gradient methods' sweeps inside it); `index` lists
 the runs of several roots; `stamp` changes whenever a run records progress, for caches.
 Derived tables (per level, costs, IMP's nearest level) are in lth.runs.tables.
+
+What a run cannot read is named in `Run.problems`, never raised: a damaged sweep folder or one in an
+earlier layout from the moment the run is opened, an unreadable unit's summary once the summary is read.
 """
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +19,16 @@ from ..core import catalog, paths, store, sweeps
 from ..core.config import Config, ConfigError
 
 
+class Problems(list):
+    """What could not be read in a run, one line each: a problem met by several reads is named once."""
+
+    def append(self, problem: str) -> None:
+        if problem not in self:
+            super().append(problem)
+
+
 class Run:
-    """A run folder, read lazily: the config at once, everything else when asked."""
+    """A run folder, read lazily: the config and its sweeps' settings at once, everything else when asked."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -26,7 +36,10 @@ class Run:
         meta = store.read_json(paths.config_file(self.path))
         self.input_shape = tuple(meta.get("input_shape") or ())
         self.num_classes = int(meta.get("num_classes") or 10)
-        self.problems: list[str] = []
+        self.problems: list[str] = Problems()
+        self._summary: pd.DataFrame | None = None
+        for mdir in self.method_dirs():  # a damaged or outdated sweep is named before any of its tables is read
+            self._sweep(mdir)
 
     @property
     def run_id(self) -> str:
@@ -80,22 +93,28 @@ class Run:
         layout is named in `problems` with the command that migrates it."""
         found = sorted(p.parent for p in paths.methods_root(self.path).glob("*/method.json"))
         for mdir in found:
-            old = f"{mdir.name}: stored in an earlier layout; run `python -m lth migrate {self.path}`"
-            if (mdir / "levels").is_dir() and old not in self.problems:
-                self.problems.append(old)
+            if (mdir / "levels").is_dir():
+                migrate = f"python -m lth migrate {self.path}"
+                self.problems.append(f"{mdir.name}: stored in an earlier layout; run `{migrate}`")
         return found
+
+    def _sweep(self, mdir: Path) -> tuple[sweeps.Spec, list] | None:
+        """A sweep's settings and its points, or None with the sweep named in `problems`."""
+        try:
+            spec = sweeps.read(mdir)
+            return spec, sweeps.units_of(spec, self.config)
+        except (ConfigError, ValueError, KeyError, TypeError) as err:
+            self.problems.append(f"{mdir.name}: {err}")
+            return None
 
     def methods(self) -> pd.DataFrame:
         """One row per sweep: method, family ("gradient" or "init"), arms, its settings (λ or s0; IMP levels), how
         it makes its binary mask, and its state."""
         rows = []
         for mdir in self.method_dirs():
-            try:
-                spec = sweeps.read(mdir)
-                points = sweeps.units_of(spec, self.config)
-            except ConfigError as err:
-                self.problems.append(f"{mdir.name}: {err}")
+            if (read := self._sweep(mdir)) is None:
                 continue
+            spec, points = read
             key = sweeps.key_of(spec)
             rule = catalog.METHODS[spec.method].rule if spec.method in catalog.METHODS else ""
             rows.append({"method": spec.method, "family": sweeps.FAMILIES[key], "arms": list(spec.arms),
@@ -120,15 +139,19 @@ class Run:
                     where = "" if folder == self.path else f"{folder.name} "
                     self.problems.append(f"{where}{kind} {index}, trial {trial}: summary.json unreadable ({err})")
 
-    @functools.cache
     def summary(self) -> pd.DataFrame:
-        """One row per level (or sweep point), trial, arm and replicate; per-layer remaining fractions as
-        `remaining:<layer>`.
+        """One row per level (or sweep point), trial, arm and control copy (its column is `replicate`); per-layer
+        remaining fractions as `remaining:<layer>`. Read once per Run, and shared: the callers never change it.
 
         IMP's rows have a `level` (pruning round); the rows of gate and cs arms have a `point` (their place in
         the sweep, 1..K) instead, with `method`, `setting` (λ or s0) and what finding them cost
         (`cost_model_iterations`, `cost_seconds`). lth.runs.tables.imp_rows / sweep_rows give either part.
         """
+        if self._summary is None:  # kept on the run, not in a cache of the class that would keep every run alive
+            self._summary = self._read_summary()
+        return self._summary
+
+    def _read_summary(self) -> pd.DataFrame:
         rows = []
         for kind, index, blob in self._summaries():
             for row in blob["rows"]:
@@ -163,7 +186,8 @@ class Run:
         return pd.DataFrame(rows)
 
     def curves(self, levels: list[int] | None = None) -> pd.DataFrame:
-        """IMP's learning curves in long format (level, trial, arm, replicate, iteration, metrics...)."""
+        """IMP's learning curves in long format (level, trial, arm, replicate: the control copy, iteration,
+        metrics...)."""
         frames = [pd.read_parquet(paths.unit_curves(self.path, lv, t)) for lv, t in sorted(self.units)
                   if levels is None or lv in levels]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -179,7 +203,7 @@ class Run:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def masks(self, level: int | None = None, point: int | None = None) -> dict[tuple, dict[str, np.ndarray]]:
-        """{(arm, trial, replicate): {layer: bool array}} of IMP's arms at `level`, or of the sweeps' at `point`.
+        """{(arm, trial, control copy): {layer: bool array}} of IMP's arms at `level`, or of the sweeps' at `point`.
 
         The reinit control uses the ticket's mask and is not stored apart.
         """
@@ -220,7 +244,8 @@ def resolve(ref: str | None, runs_dir: Path) -> Path:
     hits = [r for r in runs if r.name.startswith(ref)]
     if len(hits) != 1:
         what = "no run" if not hits else f"{len(hits)} runs"
-        raise ConfigError(f"{what} in {runs_dir} match {ref!r}; give a run folder or a unique run-id prefix (see `lth ls`)")
+        raise ConfigError(f"{what} in {runs_dir} match {ref!r}; give a run folder or a unique run-id prefix "
+                          "(see `lth ls`)")
     return hits[0]
 
 

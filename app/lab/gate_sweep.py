@@ -6,9 +6,9 @@ method folder's status.json, and Cancel leaves a CANCEL file there, as for `lth 
 
 from __future__ import annotations
 
-import common
 import streamlit as st
 
+from lab import fields, shared
 from lth.core import arms, catalog, paths
 from lth.core.config import ConfigError
 from lth.core.gate_config import METHODS, GateConfig
@@ -40,18 +40,19 @@ def parse(run: results.Run, method: str, sweep: str, iterations: int, retrain: b
 
 def form(run: results.Run) -> None:
     errors = st.session_state.get("gate_errors", {})
+    examples = " · ".join(f"{catalog.method_name(m)} {v}" for m, v in LAB_SWEEPS.items())
     with st.form("gate_form"):
         c1, c2, c3 = st.columns([2, 3, 2])
         method = c1.selectbox("Method", METHODS, format_func=catalog.method_name, key="gate_method")
         sweep = c2.text_input("Sweep values (λ for gates, s0 for continuous sparsification)", key="gate_sweep",
-                              placeholder="empty: " + " · ".join(f"{catalog.method_name(m)} {v}" for m, v in LAB_SWEEPS.items()),
+                              placeholder=f"empty: {examples}",
                               help="One sweep point each. Larger λ, or smaller s0, prunes more.")
         iterations = c3.number_input("Mask-learning iterations", value=300, step=50, key="gate_iterations")
         retrain = st.checkbox("Also retrain each learned mask from θ₀ (the weak ticket; continuous "
                               "sparsification always retrains)", value=True, key="gate_retrain")
         data_dir = st.text_input("Data folder", value=str(paths.data_dir()), key="gate_data_dir")
         for name in ("sweep", "gate_iterations", "data_dir"):
-            common.field_error(name, errors)
+            fields.error_under(name, errors)
         submitted = st.form_submit_button("Start sweep", type="primary")
     if submitted:
         gcfg, errors = parse(run, method, sweep, int(iterations), bool(retrain))
@@ -61,13 +62,13 @@ def form(run: results.Run) -> None:
         st.session_state["gate_errors"] = errors
         if not errors:
             job = jobs.start_gates(run.path, gcfg, paths.data_dir(data_dir))
-            common.lab_sweeps()[str(job.run_dir)] = job
+            shared.gate_sweeps()[str(job.run_dir)] = job
         st.rerun()
 
 
 @st.fragment(run_every=1.0)
 def progress() -> None:
-    for mdir, job in list(common.lab_sweeps().items()):
+    for mdir, job in list(shared.gate_sweeps().items()):
         status = job.status()
         label = f"{catalog.method_name(job.config.method)} on run `{job.run_dir.parent.parent.name[:6]}`"
         if job.running:
