@@ -7,7 +7,7 @@ from dataclasses import fields
 import pytest
 from helpers import GATE_SWEEPS, stamps, write_fake_mnist
 
-from lth.cli.commands import build_parser
+from lth.cli import build_parser
 from lth.core import config, paths
 from lth.core.config import ConfigError
 from lth.core.gate_config import GateConfig

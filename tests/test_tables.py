@@ -48,10 +48,11 @@ def test_pruned_accuracy_interpolates_the_mean_measured_curve():
     assert tables.pruned_accuracy(curve, 75.0) == (97.0 + 85.0) / 2
 
 
-def test_movement_by_group_means_over_trials_with_whole_weight_counts():
-    stats = pd.DataFrame({"group": ["kept", "kept", "pruned"], "count": [10, 11, 5], "mean_abs_initial": [1.0, 3.0, 2.0],
-                          "mean_abs_final": 1.0, "mean_movement": 0.5, "median_movement": 0.4})
-    table = tables.movement_by_group(stats)
+def test_movement_kept_vs_pruned_means_over_trials_with_whole_weight_counts():
+    stats = pd.DataFrame({"group": ["kept", "kept", "pruned"], "count": [10, 11, 5],
+                          "mean_abs_initial": [1.0, 3.0, 2.0], "mean_abs_final": 1.0, "mean_movement": 0.5,
+                          "median_movement": 0.4})
+    table = tables.movement_kept_vs_pruned(stats)
     assert table.loc["kept", "count"] == 10 and table.loc["kept", "mean_abs_initial"] == 2.0  # 10.5 rounds to even
 
 

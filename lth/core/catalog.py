@@ -25,8 +25,11 @@ class DataSet:
 @dataclass(frozen=True)
 class Method:
     """A way of finding masks that an IMP run's sweep adds (lth gates / prune-init)."""
+
     display: str
-    family: str  # "gates" (learned by gradient descent) or "init" (pruned at initialization)
+    # the kind of sweep that runs it, the key its settings are stored under in method.json (lth.core.sweeps):
+    # "gates" (masks learned by gradient descent, lth gates) or "init" (pruned at initialization, lth prune-init)
+    sweep_kind: str
     rule: str  # how its mask is read off, in one sentence (shown beside its results)
 
 
@@ -65,9 +68,9 @@ METHODS: dict[str, Method] = {
 BATCH_NORM_MODELS = tuple(name for name, net in MODELS.items() if net.batch_norm)
 
 
-def methods(family: str) -> tuple[str, ...]:
-    """The methods of one family ("gates" or "init"), in registry order."""
-    return tuple(name for name, m in METHODS.items() if m.family == family)
+def methods(sweep_kind: str) -> tuple[str, ...]:
+    """The methods one kind of sweep runs ("gates" or "init"), in registry order."""
+    return tuple(name for name, m in METHODS.items() if m.sweep_kind == sweep_kind)
 
 
 def model_name(name: str) -> str:

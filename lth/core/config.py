@@ -1,9 +1,10 @@
-"""Hyperparameters: frozen dataclasses grouped by concern, presets, and the run id.
+"""Hyperparameters: frozen dataclasses grouped by concern, their validation, and the run id.
 
 Every field carries its help text (``metadata["help"]``); the CLI builds its
 flags from them. A run is named by a hash of its canonical config: fields left
 at their dataclass default do not enter the hash, so adding a field with a
-default keeps every existing run id valid (tests pin a few ids).
+default keeps every existing run id valid (tests pin a few ids). The presets
+are in lth.core.presets.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ class ConfigError(ValueError):
     """A config value outside what is allowed. The message names the flag."""
 
 
-def _f(default: Any, help: str, choices: tuple | None = None):
+def _f(default: Any, help: str, choices: tuple | None = None) -> Any:
+    """A dataclass field with its help text (and allowed values) beside it, for the CLI's flags and checks."""
     return field(default=default, metadata={"help": help, "choices": choices})
 
 
@@ -72,6 +74,7 @@ class TrainingConfig:
 
     @property
     def drop_iterations(self) -> list[int]:
+        """--lr-drops as integers, in order."""
         return [int(d) for d in self.lr_drops.split(",")] if self.lr_drops else []
 
 
@@ -86,10 +89,10 @@ class PruningConfig:
                                    "the paper leaves ResNet's 1x1 shortcuts and the output layer unpruned)",
                             ("all", "conv"))
     rewind_iteration: int = _f(0, "reset survivors to the weights of this iteration (0 = the initialisation)")
-    slim_rate: float = _f(0.25, "network slimming (--slimming): fraction of the remaining prunable channels removed per "
-                                "level, by one threshold on |batch-norm scale| over all of them")
-    slim_l1: float = _f(1e-4, "network slimming (--slimming): λ of the L1 penalty on the prunable channels' batch-norm "
-                              "scales, added to every slimming arm's training loss")
+    slim_rate: float = _f(0.25, "network slimming (--slimming): fraction of the remaining prunable channels removed "
+                                "per level, by one threshold on |batch-norm scale| over all of them")
+    slim_l1: float = _f(1e-4, "network slimming (--slimming): λ of the L1 penalty on the prunable channels' "
+                              "batch-norm scales, added to every slimming arm's training loss")
 
 
 @dataclass(frozen=True)
@@ -133,10 +136,12 @@ class Config:
 
     @property
     def run_id(self) -> str:
+        """The run's name: 12 hex digits of the SHA-256 of its canonical config."""
         blob = json.dumps(canonical(self), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def to_dict(self) -> dict:
+        """Every field of every section, defaults included (as config.json stores it)."""
         return dataclasses.asdict(self)
 
     @classmethod
@@ -179,7 +184,8 @@ _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 def _coerce(section) -> None:
     """Store every field as its declared type, so equal configs hash equal (lr=1 and lr=1.0, numpy ints)."""
     for f in fields(section):
-        kind, value = _TYPES[f.type], getattr(section, f.name)
+        kind = _TYPES[f.type]
+        value = getattr(section, f.name)
         if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = float(value)
         elif kind is int and not isinstance(value, bool) and hasattr(value, "__index__"):
@@ -197,18 +203,22 @@ def canonical(config: Config) -> dict:
     """The config with every field left at its dataclass default removed."""
     out = {}
     for section, cls in SECTIONS.items():
-        value, default = getattr(config, section), cls()
-        diff = {f.name: getattr(value, f.name) for f in fields(cls) if getattr(value, f.name) != getattr(default, f.name)}
+        value = getattr(config, section)
+        default = cls()
+        changed = [f.name for f in fields(cls) if getattr(value, f.name) != getattr(default, f.name)]
+        diff = {name: getattr(value, name) for name in changed}
         if diff:
             out[section] = diff
     return out
 
 
 def flag(name: str) -> str:
+    """A field's command-line flag: rewind_iteration -> --rewind-iteration."""
     return "--" + name.replace("_", "-")
 
 
 def validate(c: Config) -> None:
+    """ConfigError naming the flag of the first value out of bounds."""
     def need(ok: bool, name: str, allowed: str) -> None:
         if not ok:
             value = getattr(getattr(c, FIELD_SECTION[name]), name)

@@ -1,7 +1,7 @@
 """What a gate sweep is: the method, its sweep of λ or s0, and its hyperparameters.
 
 Torch-free (the app reads it). A sweep is stored under its IMP run, in
-``methods/<method>/``; see lth.gate_search.
+``methods/<method>/`` (lth.core.sweeps); lth.tickets.gate_search computes it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ DEFAULT_SWEEPS = {  # λ for the gates (penalty λ·Σ P(open)), s0 for continuo
 @dataclass(frozen=True)
 class GateConfig:
     method: str = _f("gaussian", "how the mask is learned", METHODS)
-    sweep: str = _f("", "comma-separated λ (gates) or s0 (cs) values, one sweep point each; empty: the method's default")
+    sweep: str = _f("", "comma-separated λ (gates) or s0 (cs) values, one sweep point each; empty: the method's "
+                        "default")
     trials: int = _f(1, "trials; trial t uses the IMP run's trial-t initialisation θ0 and data order")
     gate_iterations: int = _f(10_000, "iterations of mask learning (cs: per round)")
     gate_lr: float = _f(1e-2, "Adam learning rate of the gate parameters (μ, log α or s)")
@@ -43,6 +44,7 @@ class GateConfig:
 
     @property
     def values(self) -> list[float]:
+        """The sweep's λ or s0 values, one per sweep point, in order."""
         return [float(v) for v in (self.sweep or DEFAULT_SWEEPS[self.method]).split(",")]
 
     @property
@@ -57,11 +59,13 @@ class GateConfig:
 
     @property
     def method_id(self) -> str:
+        """A short hash of every setting (all fields, defaults too)."""
         blob = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
     @classmethod
     def from_dict(cls, d: dict) -> "GateConfig":
+        """The settings method.json holds; unknown fields are an error."""
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ConfigError(f"unknown gate field(s) {sorted(unknown)}")
@@ -69,6 +73,7 @@ class GateConfig:
 
 
 def validate(g: GateConfig) -> None:
+    """ConfigError naming the flag of the first setting out of bounds."""
     def need(ok: bool, name: str, allowed: str) -> None:
         if not ok:
             raise ConfigError(f"{flag(name)}={getattr(g, name)!r} is not allowed: {allowed}")

@@ -51,11 +51,13 @@ class InitConfig:
 
     @property
     def method_id(self) -> str:
+        """A short hash of every setting (all fields, defaults too)."""
         blob = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
     @classmethod
     def from_dict(cls, d: dict) -> "InitConfig":
+        """The settings method.json holds; unknown fields are an error."""
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ConfigError(f"unknown pruning-at-init field(s) {sorted(unknown)}")
@@ -63,6 +65,7 @@ class InitConfig:
 
 
 def validate(c: InitConfig) -> None:
+    """ConfigError naming the flag of the first setting out of bounds."""
     def need(ok: bool, name: str, allowed: str) -> None:
         if not ok:
             raise ConfigError(f"{flag(name)}={getattr(c, name)!r} is not allowed: {allowed}")

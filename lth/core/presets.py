@@ -103,6 +103,7 @@ PRESETS: dict[str, Config] = {
 
 
 def preset(name: str) -> Config:
+    """A preset's config by name; ConfigError listing the presets for an unknown one."""
     if name not in PRESETS:
         raise ConfigError(f"--preset={name!r} is not allowed: choose one of {', '.join(PRESETS)}")
     return PRESETS[name]

@@ -2,7 +2,7 @@
 
 Every file is written to a temporary name in the same folder and renamed
 into place, so a reader sees either the old file or the whole new one. A
-level's ``summary.json`` is written last: a level is finished exactly when it
+unit's ``summary.json`` is written last: a unit is finished exactly when it
 exists. JSON for configs and summaries, Parquet for tables, ``.npz`` for masks
 (bit-packed) and weights; nothing is pickled.
 """
@@ -16,7 +16,7 @@ import time
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ STATES = ("pending", "running", "done", "failed", "cancelled", "interrupted")
 
 @contextmanager
 def _atomic(path: Path, mode: str = "wb") -> Iterator:
+    """A file object on a temporary name beside `path`, renamed onto it once written and synced."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -44,7 +45,8 @@ def _atomic(path: Path, mode: str = "wb") -> Iterator:
         raise
 
 
-def write_bytes(path: Path, blob: bytes) -> None:  # a file a cluster worker wrote, landed atomically
+def write_bytes(path: Path, blob: bytes) -> None:
+    """A file written elsewhere (a cluster worker's), landed atomically."""
     with _atomic(path) as f:
         f.write(blob)
 
@@ -54,7 +56,7 @@ def write_json(path: Path, obj) -> None:
         json.dump(obj, f, indent=1, sort_keys=False, allow_nan=True)
 
 
-def read_json(path: Path):
+def read_json(path: Path) -> Any:
     with open(path) as f:
         return json.load(f)
 
@@ -79,24 +81,31 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def pack_mask(mask: np.ndarray) -> np.ndarray:
+    """A mask as bits, 8 weights a byte, flattened (its shape is stored beside it)."""
     return np.packbits(mask.astype(bool).ravel())
 
 
 def unpack_mask(bits: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The bool mask of `shape` that `pack_mask` packed."""
     return np.unpackbits(bits, count=int(np.prod(shape))).reshape(shape).astype(bool)
 
 
-def pack_masks(entries: dict[tuple, dict[str, np.ndarray]], shapes: dict[str, tuple] | None = None) -> dict[str, np.ndarray]:
-    """The arrays of a packed-mask file: key "<arm>/<trial>/<replicate>/<layer>" per entry (arm, trial, replicate),
-    and "shape/<layer>" for each given shape. The one writer of the format `read_masks` reads."""
+def pack_masks(entries: dict[tuple, dict[str, np.ndarray]],
+               shapes: dict[str, tuple] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of a packed-mask file: key "<arm>/<trial>/<copy>/<layer>" per member (arm, trial, control copy),
+    and "shape/<layer>" for each given shape. The one writer of the format `read_masks` reads.
+
+    The third part of a key is the member's control copy (files written before the glossary call it `replicate`).
+    """
     arrays = {f"shape/{n}": np.array(s) for n, s in (shapes or {}).items()}
-    for (arm, trial, replicate), layers in entries.items():
-        arrays.update({f"{arm}/{trial}/{replicate}/{n}": pack_mask(m) for n, m in layers.items()})
+    for (arm, trial, copy), layers in entries.items():
+        packed = {f"{arm}/{trial}/{copy}/{n}": pack_mask(m) for n, m in layers.items()}
+        arrays.update(packed)
     return arrays
 
 
 def read_masks(path: Path, shapes: dict[str, tuple] | None = None) -> dict[tuple, dict[str, np.ndarray]]:
-    """{(arm, trial, replicate): {layer: bool array}} from a packed-mask file (keys arm/trial/replicate/layer)."""
+    """{(arm, trial, copy): {layer: bool array}} from a packed-mask file (keys arm/trial/copy/layer)."""
     arrays = read_npz(path)
     found = {k[6:]: tuple(int(s) for s in v) for k, v in arrays.items() if k.startswith("shape/")}
     found.update(shapes or {})
@@ -105,8 +114,8 @@ def read_masks(path: Path, shapes: dict[str, tuple] | None = None) -> dict[tuple
         parts = key.split("/")
         if len(parts) != 4:
             continue
-        arm, trial, rep, layer = parts
-        out.setdefault((arm, int(trial), int(rep)), {})[layer] = unpack_mask(bits, found[layer])
+        arm, trial, copy, layer = parts
+        out.setdefault((arm, int(trial), int(copy)), {})[layer] = unpack_mask(bits, found[layer])
     return out
 
 
@@ -126,6 +135,7 @@ def create(runs_dir: Path, config: Config, input_shape: tuple, num_classes: int)
 
 
 def read_config(run: Path) -> Config:
+    """The run's config; ConfigError naming the folder when it has none or it is damaged."""
     try:
         blob = read_json(paths.config_file(run))
         config = Config.from_dict(blob["config"])
@@ -165,6 +175,7 @@ def is_locked(run: Path) -> bool:
 
 
 def write_status(run: Path, **fields) -> dict:
+    """The run's status.json with `fields` updated and the time stamped; returns the new status."""
     try:
         status = read_json(paths.status_file(run))
     except (OSError, ValueError):
@@ -175,20 +186,31 @@ def write_status(run: Path, **fields) -> dict:
 
 
 def read_execution(run: Path) -> dict[str, dict]:
-    """The grouping each device type trained this run's units with: {"cpu": {"stack", "trials_together",
-    "threads" where recorded}, ...}; older runs hold one grouping and its device at the top level."""
+    """The execution settings each device type trained this run's units with: {"cpu": {"stack",
+    "trials_together", "threads"}, ...} (threads: a CPU's, where the run recorded them).
+
+    Runs written before a run could move between devices hold one device's settings, and the device, at the top
+    level of execution.json.
+    """
     try:
         blob = read_json(paths.execution_file(run))
         if "stack" in blob:
             blob = {str(blob.get("device", "cpu")).split(":")[0]: blob}
-        return {kind: {"stack": int(g["stack"]), "trials_together": int(g["trials_together"]),
-                       **({"threads": int(g["threads"])} if "threads" in g else {})}
-                for kind, g in blob.items()}
+        return {kind: _execution_settings(settings) for kind, settings in blob.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
+def _execution_settings(blob: dict) -> dict[str, int]:
+    """One device type's settings as integers (KeyError, TypeError or ValueError when damaged)."""
+    settings = {"stack": int(blob["stack"]), "trials_together": int(blob["trials_together"])}
+    if "threads" in blob:
+        settings["threads"] = int(blob["threads"])
+    return settings
+
+
 def read_status(run: Path) -> dict:
+    """The run's status.json; {"state": "unknown"} when it is missing or damaged."""
     try:
         return read_json(paths.status_file(run))
     except (OSError, ValueError):
@@ -197,11 +219,13 @@ def read_status(run: Path) -> dict:
 
 def finished_units(run: Path) -> set[tuple[int, int]]:
     """(level, trial) pairs whose summary.json exists: the finished units of work (a sweep's: (point, trial))."""
-    found, kind = set(), paths.unit_kind(run)
+    kind = paths.unit_kind(run)  # "level", or a sweep's "point"
+    found = set()
     for summary in (run / f"{kind}s").glob(f"{kind}_*/trial_*/summary.json"):
-        level, trial = summary.parent.parent.name[len(kind) + 1:], summary.parent.name[6:]
-        if level.isdigit() and trial.isdigit():
-            found.add((int(level), int(trial)))
+        where = summary.parent.parent.name[len(kind) + 1:]
+        trial = summary.parent.name[len("trial_"):]
+        if where.isdigit() and trial.isdigit():
+            found.add((int(where), int(trial)))
     return found
 
 
@@ -218,6 +242,7 @@ def finished_levels(run: Path, trials: int | None = None) -> list[int]:
 
 
 def is_complete(run: Path, config: Config) -> bool:
+    """Every level of every trial of `config` finished."""
     e = config.experiment
     return finished_units(run) >= {(lv, t) for lv in range(e.levels + 1) for t in range(e.trials)}
 
@@ -257,11 +282,13 @@ def describe(run: Path) -> dict:
 
 
 def _trials_done(units: set, config: Config) -> int:
+    """How many trials have finished every level."""
     return sum(all((lv, t) in units for lv in range(config.experiment.levels + 1))
                for t in range(config.experiment.trials))
 
 
 def label(config: Config, run: Path) -> str:
+    """The index's one-line name of a run: its folder (or network), network and data set, length, trials, id."""
     name = run.parent.name if run.parent.name not in ("runs", "pretrained_runs") else config.model.model
     return (f"{name} · {config.model.model} on {config.data.dataset} · {config.training.iterations:,} it · "
             f"{config.experiment.trials} trial(s) · {run.name[:6]}")
@@ -275,7 +302,8 @@ def index(root: Path) -> pd.DataFrame:
         cache = read_json(cache_path)
     except (OSError, ValueError):
         cache = {}
-    rows, fresh = [], {}
+    rows = []
+    fresh = {}
     for run in find_runs(root):
         stamp = max((mtime(paths.status_file(run)), mtime(paths.config_file(run))))
         key = str(run.relative_to(root))
@@ -293,6 +321,7 @@ def index(root: Path) -> pd.DataFrame:
 
 
 def mtime(path: Path) -> float:
+    """A file's modification time; 0 when it does not exist."""
     try:
         return path.stat().st_mtime
     except OSError:

@@ -1,4 +1,4 @@
-"""Experiments in the background: each is a `python -m lth run` (or `lth gates`) subprocess.
+"""The pruning lab's experiments in the background: each is a `python -m lth run` (or `lth gates`) subprocess.
 
 A separate process, not a thread of the caller: a Streamlit click stops the
 page's script, never the experiment, and a crash in training cannot take the
@@ -15,14 +15,16 @@ import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ..core import catalog, paths, store
-from ..core.config import SECTIONS, Config, ConfigError, flag, preset
+from ..core import catalog, paths, store, sweeps
+from ..core.config import SECTIONS, Config, ConfigError, flag
 from ..core.gate_config import GateConfig
+from ..core.presets import preset
 
 
 def cli_args(config: Config, preset_name: str) -> list[str]:
     """The `lth run` flags that turn the preset into `config`."""
-    base, args = preset(preset_name), ["--preset", preset_name]
+    base = preset(preset_name)
+    args = ["--preset", preset_name]
     for section in SECTIONS:
         args += _changed_flags(getattr(config, section), getattr(base, section))
     return args
@@ -44,6 +46,8 @@ def _changed_flags(value, base, skip: tuple[str, ...] = ()) -> list[str]:
 
 @dataclass
 class Job:
+    """One experiment of the lab: what it computes, where, and its process (None: it was already complete)."""
+
     config: Config | GateConfig
     run_dir: Path  # for a gate sweep, its method folder (status.json, CANCEL)
     log: Path
@@ -59,6 +63,7 @@ class Job:
         return None if self.process is None else self.process.poll()
 
     def status(self) -> dict:
+        """The run's (or sweep's) status.json: its state and progress."""
         return store.read_status(self.run_dir)
 
     def error(self) -> str:
@@ -72,6 +77,7 @@ class Job:
         return lines[-1] if lines else f"exited with code {self.returncode}"
 
     def cancel(self) -> None:
+        """Ask the process to stop: it looks for the CANCEL file between steps and ends as cancelled."""
         paths.cancel_file(self.run_dir).touch()
 
 
@@ -90,13 +96,14 @@ def start(config: Config, preset_name: str, runs_dir: Path, data_dir: Path, devi
 
 
 def _spawn(cmd: list[str], log: Path) -> subprocess.Popen:
+    """`cmd` in its own session (a page's rerun never stops it), stdout and stderr to `log`."""
     env = {**os.environ, "PYTHONPATH": str(paths.PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     with open(log, "w") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=paths.PROJECT_ROOT, env=env, start_new_session=True)
 
 
-# --- gate sweeps (lth.gate_search) on an existing run -------------------------------------
+# --- gate sweeps (lth.tickets.gate_search) on an existing run ------------------------------
 def gate_args(gcfg: GateConfig) -> list[str]:
     """The `lth gates` flags that give `gcfg` (fields at their default are left out)."""
     return ["--method", gcfg.method] + _changed_flags(gcfg, GateConfig(method=gcfg.method), skip=("method",))
@@ -116,10 +123,7 @@ def check_gates(run_dir: Path, gcfg: GateConfig) -> None:
     mdir = paths.method_dir(run_dir, gcfg.method)
     if not paths.method_file(mdir).exists() or not store.finished_units(mdir):
         return
-    try:
-        saved = GateConfig.from_dict(store.read_json(paths.method_file(mdir))["gates"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ConfigError(f"{paths.method_file(mdir)} is damaged ({err})") from None
+    saved = sweeps.read(mdir)  # ConfigError naming the file when it is damaged
     if saved != gcfg:
         raise ConfigError(f"this run already has a {gcfg.method} sweep ({saved.sweep or 'default values'}, "
                           f"{saved.gate_iterations} iterations): one sweep per method per run")

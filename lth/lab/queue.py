@@ -41,7 +41,10 @@ class Lab:
     """
 
     def __init__(self, limit: int = 1):
-        self.limit, self.jobs, self.waiting, self.problem = limit, {}, [], ""
+        self.limit = limit
+        self.jobs: dict[str, jobs.Job] = {}  # by run id
+        self.waiting: list[Waiting] = []  # oldest first
+        self.problem = ""  # why the lab fell back to one experiment at a time, if it did (the app sets it)
         self._lock = threading.Lock()
 
     def submit(self, config: Config, preset_name: str, runs_dir: Path, data_dir: Path) -> str:

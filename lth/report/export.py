@@ -13,6 +13,8 @@ import warnings
 import zipfile
 from pathlib import Path
 
+import pandas as pd
+
 from ..core import arms
 from ..runs import barriers
 from ..runs.results import Run
@@ -42,11 +44,13 @@ def static_export() -> tuple[bool, str]:
 
         kaleido.start_sync_server(silence_warnings=True)
     except Exception as err:  # a browser that will not start: say so, keep HTML/CSV
-        return False, f"PNG/SVG export could not start Chromium ({str(err).splitlines()[0] if str(err) else err!r})"
+        first_line = str(err).splitlines()[0] if str(err) else repr(err)
+        return False, f"PNG/SVG export could not start Chromium ({first_line})"
     return True, ""
 
 
 def to_bytes(chart: Chart, fmt: str, scale: float = 2.0) -> bytes:
+    """The chart as a file of one of FORMATS (CSV: its data); RuntimeError saying why when PNG/SVG cannot work."""
     if fmt == "csv":
         return chart.data.to_csv(index=False).encode()
     if fmt == "html":
@@ -113,10 +117,12 @@ def stability_charts(run: Run, sub: str) -> list[Chart]:
         chart = stability_figures.path_chart(errors, rows, subtitle=f"{name} · {sub}")
         charts.append(Chart(chart.figure, chart.data, f"{chart.name}_{arm}_level{level}"))
     gain = barriers.ticket_gain(run, sorted(forks.trial.unique()))
-    return charts + [stability_figures.barrier_chart(forks, sub), stability_figures.barrier_vs_sparsity(forks, gain, sub)]
+    charts.append(stability_figures.barrier_chart(forks, sub))
+    charts.append(stability_figures.barrier_vs_sparsity(forks, gain, sub))
+    return charts
 
 
-def gate_charts(run: Run, summary, sub: str) -> list[Chart]:
+def gate_charts(run: Run, summary: pd.DataFrame, sub: str) -> list[Chart]:
     """With gate sweeps: accuracy and cost of every arm, and each gate arm's middle sweep point vs IMP's mask."""
     charts = [gate_figures.cost_chart(cost_table(run), sub + cost_note(run))]
     gates = summary[summary.arm.isin(arms.of_kind("gradient", "strong")) & (summary.trial == 0)]
@@ -124,9 +130,11 @@ def gate_charts(run: Run, summary, sub: str) -> list[Chart]:
     for arm in sorted(gates.arm.unique(), key=arms.order):
         rows = gates[gates.arm == arm].sort_values("point")
         row = rows.iloc[len(rows) // 2]
-        level, point = nearest_level(summary, row.percent_remaining), int(row.point)
+        point = int(row.point)
+        level = nearest_level(summary, row.percent_remaining)
         try:
-            mine, imp = run.masks(point=point)[(arm, 0, 0)], run.masks(level)[("ticket", 0, 0)]
+            mine = run.masks(point=point)[(arm, 0, 0)]
+            imp = run.masks(level)[("ticket", 0, 0)]
         except (OSError, ValueError, KeyError):
             continue  # a damaged unit leaves its chart out
         names = (f"{arms.label(arm)} at {row.setting}", f"IMP ticket at level {level}")
@@ -135,6 +143,7 @@ def gate_charts(run: Run, summary, sub: str) -> list[Chart]:
 
 
 def export_run(run: Run, out: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Every chart of the run in the given formats, written into `out`; the files written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for chart in run_charts(run):

@@ -34,11 +34,11 @@ FONT = dict(size=16)
 
 @dataclass
 class Chart:
+    """A figure, exactly the data it plots (exported as its CSV), and a file-friendly name."""
+
     figure: go.Figure
     data: pd.DataFrame
     name: str
-
-
 
 
 def _optimiser(t) -> str:
@@ -65,7 +65,8 @@ def describe(config: Config, note: str = "", short: bool = False) -> str:
     rewind = "rewind to init" if p.rewind_iteration == 0 else f"rewind to iteration {p.rewind_iteration}"
     trials = f"{e.trials} trial" + ("s" if e.trials > 1 else "")
     # a long label wraps rather than running off the chart's edge (half-width charts wrap sooner)
-    label = f"<b>{'<br>'.join(textwrap.wrap(e.label, 55 if short else 95))}</b><br>" if e.label else ""
+    label_lines = textwrap.wrap(e.label, 55 if short else 95)
+    label = f"<b>{'<br>'.join(label_lines)}</b><br>" if e.label else ""
     # short subtitles are for half-width charts: a line break where a narrow chart would cut the line off
     what = (f"{model} on {catalog.dataset_name(config.data.dataset)}" + ("<br>" if short else " · ")
             + f"{t.iterations:,} iterations a level · {trials}")
@@ -77,15 +78,20 @@ def describe(config: Config, note: str = "", short: bool = False) -> str:
 
 def _layout(fig: go.Figure, title: str, subtitle: str, x: str, y: str, height: int = 520,
             legend_rows: int = 2) -> go.Figure:
-    """Title, subtitle, axis titles, legend below: legend rows beyond two add height; 0 rows (no legend) add plot."""
+    """Title with a subtitle, axis titles, legend below; each legend row beyond two adds height, not less plot.
+
+    legend_rows=0: a chart without a legend (heatmaps, bars) gives that room back to the plot."""
     extra = 34 * max(0, legend_rows - 2)
     lines = 30 * max(0, subtitle.count("<br>") - 1)  # a run's label adds a subtitle line: more room above
-    top, bottom = 135 + lines, 150 + extra if legend_rows else 80
+    top = 135 + lines
+    bottom = 150 + extra if legend_rows else 80
     plot = max(100, height + extra + lines - top - bottom)
+    # the title hangs from the top of the chart: a long label grows downwards and never runs into the plot
+    heading = dict(text=f"{title}<br><sup>{subtitle}</sup>", x=0.01, xanchor="left", y=1, yref="container",
+                   yanchor="top", pad=dict(t=18))
     fig.update_layout(
-        title=dict(text=f"{title}<br><sup>{subtitle}</sup>", x=0.01, xanchor="left", y=1, yref="container", yanchor="top",
-                   pad=dict(t=18)),  # from the top down: a long label never runs into the plot
-        xaxis_title=x, yaxis_title=y, font=FONT, template="plotly_white", height=height + extra + lines,
+        title=heading, xaxis_title=x, yaxis_title=y, font=FONT, template="plotly_white",
+        height=height + extra + lines,
         legend=dict(orientation="h", yanchor="top", y=-75 / plot, x=0),  # 75 px under the plot, below the axis title
         margin=dict(l=80, r=30, t=top, b=bottom), hoverlabel=dict(font_size=14))
     return fig
@@ -107,7 +113,7 @@ def _percent_axis(fig: go.Figure, points) -> None:
 
 # --- accuracy / early stopping vs weights remaining --------------------------------
 def sparsity_frame(summary: pd.DataFrame, metric: str, run_label: str = "") -> pd.DataFrame:
-    """Per arm and level: % remaining and the metric's mean, min and max over trials and replicates.
+    """Per arm and level: % remaining and the metric's mean, min and max over trials and control copies.
 
     IMP's controls start from the dense network (level 0), which only the ticket trains; gate arms
     do not (a strong ticket is never a trained dense net): their rows have a sweep `point` instead
@@ -128,10 +134,13 @@ def sparsity_frame(summary: pd.DataFrame, metric: str, run_label: str = "") -> p
     s = pd.concat(parts)
     s = s.assign(label=[x if isinstance(x, str) and x else f"level {int(lv)}" for lv, x in zip(s.level, s.setting)])
     grouped = s.groupby(["arm", "level", "point"], sort=False, dropna=False)  # a row has a level or a point
-    out = grouped.agg(percent_remaining=("percent_remaining", "mean"), mean=(metric, "mean"),
-                      low=(metric, "min"), high=(metric, "max"), n=(metric, "size"), label=("label", "first")).reset_index()
-    values = grouped[metric].apply(lambda v: ", ".join(f"{x * scale:.2f}" if scale != 1 else f"{x:.0f}" for x in v))
-    out["per_trial"] = values.values
+    out = grouped.agg(percent_remaining=("percent_remaining", "mean"), mean=(metric, "mean"), low=(metric, "min"),
+                      high=(metric, "max"), n=(metric, "size"), label=("label", "first")).reset_index()
+
+    def each(values: pd.Series) -> str:  # every member's figure, for the hover
+        return ", ".join(f"{x * scale:.2f}" if scale != 1 else f"{x:.0f}" for x in values)
+
+    out["per_trial"] = grouped[metric].apply(each).values
     for col in ("mean", "low", "high"):
         out[col] = out[col] * scale
     out.insert(0, "run", run_label)
@@ -158,7 +167,8 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, shown: list[str
         dash = DASHES[r % len(DASHES)]
         for arm, rows in run_rows.groupby("arm", sort=False):
             rows = rows.sort_values(["percent_remaining", "level"], ascending=[False, True])
-            colour, name = arms.colour(arm), arms.label(arm) + (f" · {run_label}" if len(frames) > 1 else "")
+            colour = arms.colour(arm)
+            name = arms.label(arm) + (f" · {run_label}" if len(frames) > 1 else "")
             if len(rows) > 1 and (rows.high > rows.low).any():
                 fig.add_trace(go.Scatter(
                     x=pd.concat([rows.percent_remaining, rows.percent_remaining[::-1]]),
@@ -212,8 +222,8 @@ def learning_curves(curves: pd.DataFrame, summary: pd.DataFrame, levels: list[in
         es = early.get((level, arm))
         if es is not None and not math.isnan(es):
             y = float(np.interp(es, rows.iteration, rows["mean"]))
-            fig.add_trace(go.Scatter(x=[es], y=[y], mode="markers", legendgroup=name, showlegend=False,
-                                     marker=dict(symbol="star", size=16, color=colour, line=dict(color="black", width=1)),
+            star = dict(symbol="star", size=16, color=colour, line=dict(color="black", width=1))
+            fig.add_trace(go.Scatter(x=[es], y=[y], mode="markers", legendgroup=name, showlegend=False, marker=star,
                                      hovertemplate=f"{name}<br>early stop (mean over trials): iteration %{{x:,.0f}}"
                                                    "<extra></extra>"))
     data["percent_remaining"] = [remaining.get((lv, a), math.nan) for lv, a in zip(data.level, data.arm)]
@@ -232,10 +242,11 @@ QUANTITY_TITLES = {"initial": "Initial weights θ₀", "final": "Trained weights
 
 
 def weight_histogram(hist: pd.DataFrame, layer: str, quantity: str, subtitle: str = "") -> Chart:
-    """Kept vs pruned (by the next level) weights of one layer.
+    """Kept vs pruned (by the next level) weights of one layer, summed over the trials given.
 
     Each trial's histogram has its own bins; with several trials their counts
     are re-binned by bin centre onto one common grid of the same resolution.
+    The stored column `group` says which side of the mask a bin counts: "kept" or "pruned".
     """
     rows = hist[(hist.layer == layer) & (hist.quantity == quantity)]
     if rows.trial.nunique() > 1:
@@ -246,15 +257,16 @@ def weight_histogram(hist: pd.DataFrame, layer: str, quantity: str, subtitle: st
     data = rows.groupby(["group", "bin_left", "bin_right"])["count"].sum().reset_index()
     fig = go.Figure()
     colours = {"kept": "#0072B2", "pruned": "#D55E00"}
-    for group in ("kept", "pruned"):
-        g = data[data.group == group]
-        total = max(int(g["count"].sum()), 1)
-        fig.add_trace(go.Bar(x=(g.bin_left + g.bin_right) / 2, y=g["count"] / total, width=g.bin_right - g.bin_left,
-                             name=f"{group} by the next level ({total:,} weights)", marker_color=colours[group],
-                             opacity=0.6, hovertemplate="%{x:.3f}: %{y:.2%}<extra>" + group + "</extra>"))
+    for side in ("kept", "pruned"):
+        bins = data[data.group == side]
+        total = max(int(bins["count"].sum()), 1)
+        fig.add_trace(go.Bar(x=(bins.bin_left + bins.bin_right) / 2, y=bins["count"] / total,
+                             width=bins.bin_right - bins.bin_left, name=f"{side} by the next level ({total:,} weights)",
+                             marker_color=colours[side], opacity=0.6,
+                             hovertemplate="%{x:.3f}: %{y:.2%}<extra>" + side + "</extra>"))
     fig.update_layout(barmode="overlay", yaxis_tickformat=".0%")
-    _layout(fig, f"{QUANTITY_TITLES[quantity]} · layer {layer}", subtitle, "Weight value" if quantity != "movement"
-            else "|θ_final − θ₀|", "Share of weights", height=500)
+    x_title = "Weight value" if quantity != "movement" else "|θ_final − θ₀|"
+    _layout(fig, f"{QUANTITY_TITLES[quantity]} · layer {layer}", subtitle, x_title, "Share of weights", height=500)
     return Chart(fig, data.assign(layer=layer, quantity=quantity), f"weights_{quantity}_{layer}")
 
 
@@ -283,11 +295,13 @@ def prune_without_retraining(prune_curve: pd.DataFrame, summary: pd.DataFrame, p
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
+    """'#0072B2' at opacity alpha, as plotly's rgba() (the min-max bands)."""
     h = hex_colour.lstrip("#")
     return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
 
 
 def _level_palette(n: int) -> list[str]:
+    """n colours for n levels, dense to sparse."""
     import plotly.colors as pc
 
     # Viridis stops at 0.75: its yellow end is too pale for a line on white (or a projector)

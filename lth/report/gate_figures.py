@@ -1,7 +1,7 @@
-"""Figures for masks found by gradient descent (lth.gates): how they overlap IMP's, and what they cost.
+"""Figures for masks found by gradient descent (lth gates): how they overlap IMP's, and what they cost.
 
-Pure functions like lth.figures (tidy frame or masks in, ``Chart`` out), kept apart so each module
-stays short; styles, layout and arm names come from lth.figures.
+Pure functions like lth.report.figures (tidy frame or masks in, ``Chart`` out), one module for the gate
+sweeps' charts; arm styles come from the arm registry, layout from lth.report.figures.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def cost_chart(costs: pd.DataFrame, subtitle: str = "") -> Chart:
                      hovertemplate=("%{customdata[0]} · %{x:.1f}% of weights remaining<br>accuracy "
                                     "%{customdata[1]:.2f}%<br>cost %{customdata[2]:,.0f} model-iterations, "
                                     "%{customdata[3]:.1f} s<extra>" + arms.label(arm) + "</extra>"))
-        fig.add_trace(go.Scatter(x=rows.percent_remaining, y=rows.accuracy, name=arms.label(arm), **style), row=1, col=1)
+        accuracy = go.Scatter(x=rows.percent_remaining, y=rows.accuracy, name=arms.label(arm), **style)
+        fig.add_trace(accuracy, row=1, col=1)
         fig.add_trace(go.Scatter(x=rows.percent_remaining, y=rows.model_iterations, showlegend=False, **style),
                       row=2, col=1)
     _percent_axis(fig, shown.percent_remaining)

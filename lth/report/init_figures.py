@@ -10,15 +10,24 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..core import arms
+from ..core import arms, catalog
 from .figures import FONT, Chart, _layout
 
-METHOD_ARMS = {"imp": "ticket", "snip": "snip", "grasp": "grasp", "synflow": "synflow"}  # whose colour and name
 CHECKS = {"shuffled_change": "Mask shuffled within each layer", "reinit_change": "Weights re-drawn"}
 
 
+def _found_arm(method: str) -> str:
+    """A pruning-at-init method's arm of its masks as found (not a sanity check's)."""
+    return next(a.name for a in arms.of_method(method) if a.mask == "scored" and a.init == "rewind")
+
+
+# "imp" (IMP's ticket) and each pruning-at-init method -> the arm whose colour it is drawn in
+METHOD_ARMS = {"imp": "ticket", **{method: _found_arm(method) for method in catalog.methods("init")}}
+
+
 def method_name(method: str) -> str:
-    return "IMP's ticket" if method == "imp" else arms.label(METHOD_ARMS[method]).replace(" (pruned at init)", "")
+    """A method's name on the charts: "IMP's ticket", or the catalog's ("SNIP")."""
+    return "IMP's ticket" if method == "imp" else catalog.method_name(method)
 
 
 def sanity_chart(table: pd.DataFrame, subtitle: str = "") -> Chart:
@@ -35,18 +44,20 @@ def sanity_chart(table: pd.DataFrame, subtitle: str = "") -> Chart:
     for col, check in enumerate(checks, start=1):
         for method, rows in table.groupby("method", sort=False):
             rows = rows.sort_values("level")
+            checked = rows[check.replace("_change", "")]
             fig.add_trace(go.Bar(
                 x=[f"{p:.1f}%" for p in rows.percent_remaining], y=rows[check], name=method_name(method),
                 marker_color=arms.colour(METHOD_ARMS[method]), legendgroup=method, showlegend=col == 1,
-                customdata=np.stack([rows.level, rows.found, rows[check.replace("_change", "")], rows.trials], axis=1),
+                customdata=np.stack([rows.level, rows.found, checked, rows.trials], axis=1),
                 hovertemplate=(f"<b>{method_name(method)}</b>, %{{x}} remaining (IMP level %{{customdata[0]}})<br>"
                                "as found %{customdata[1]:.2f}% → checked %{customdata[2]:.2f}%<br>"
                                "change %{y:+.2f} points · mean over %{customdata[3]} trial(s)<extra></extra>")),
                 row=1, col=col)
-        fig.update_xaxes(categoryorder="array", categoryarray=labels, title_text="% of weights remaining", row=1, col=col)
+        fig.update_xaxes(categoryorder="array", categoryarray=labels, title_text="% of weights remaining",
+                         row=1, col=col)
     fig.add_hline(y=0, line=dict(color="black", width=1))
-    _layout(fig, "Sanity checks: does the mask know which weights matter?", subtitle, "", "Change in test accuracy "
-            "(points)", height=560, legend_rows=1)
+    _layout(fig, "Sanity checks: does the mask know which weights matter?", subtitle, "",
+            "Change in test accuracy (points)", height=560, legend_rows=1)
     fig.update_layout(barmode="group", xaxis_title="% of weights remaining",  # room for the panels' titles
                       margin=dict(t=fig.layout.margin.t + 35), height=fig.layout.height + 35)
     fig.update_annotations(font=FONT)
@@ -58,16 +69,18 @@ def layer_chart(summary: pd.DataFrame, level: int, subtitle: str = "") -> Chart:
     trials): the per-layer sparsities that, per the sanity checks, are all some of these masks carry."""
     layers = [c for c in summary if c.startswith("remaining:")]
     imp = summary[(summary.arm == "ticket") & (summary.level == level)].assign(method="imp")
-    found = summary[summary.arm.isin(list(METHOD_ARMS.values())[1:]) & (summary.get("imp_level") == level)]
+    found_arms = [arm for method, arm in METHOD_ARMS.items() if method != "imp"]
+    found = summary[summary.arm.isin(found_arms) & (summary.get("imp_level") == level)]
     rows = pd.concat([imp, found.assign(method=found.arm)], ignore_index=True)
-    data = (100 * rows.groupby("method", sort=False)[layers].mean()).rename(columns=lambda c: c.split(":", 1)[1])
+    layer_names = {c: c.split(":", 1)[1] for c in layers}
+    data = (100 * rows.groupby("method", sort=False)[layers].mean()).rename(columns=layer_names)
     data = data.dropna(axis=1, how="all").reindex([m for m in METHOD_ARMS if m in data.index])
     fig = go.Figure()
     for method, kept in data.iterrows():
+        hover = f"<b>{method_name(method)}</b><br>%{{x}}: %{{y:.2f}}% of its weights kept<extra></extra>"
         fig.add_trace(go.Bar(x=list(kept.index), y=kept.values, name=method_name(method),
                              marker_color=arms.colour(METHOD_ARMS[method]), text=[f"{v:.1f}" for v in kept.values],
-                             textposition="outside", hovertemplate=f"<b>{method_name(method)}</b><br>%{{x}}: "
-                                                                   "%{y:.2f}% of its weights kept<extra></extra>"))
+                             textposition="outside", hovertemplate=hover))
     fig.update_yaxes(range=[0, 112])
     _layout(fig, "Where each method keeps its weights", subtitle, "Layer", "% of the layer's weights kept",
             height=520, legend_rows=1)

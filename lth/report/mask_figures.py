@@ -1,7 +1,7 @@
 """Figures of masks: a layer as an image, what each layer keeps, and (for 28x28 inputs) pixel by pixel.
 
-Pure functions like lth.figures (a mask or tidy frame in, ``Chart`` out), kept apart so each module
-stays short; layout and arm styles come from lth.figures.
+Pure functions like lth.report.figures (a mask or tidy frame in, ``Chart`` out), one module for the
+charts of masks; arm styles come from the arm registry, layout from lth.report.figures.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from .figures import Chart, _layout
 def block_density(mask: np.ndarray, max_side: int = 150) -> tuple[np.ndarray, int, int]:
     """A 2-D mask averaged over blocks so neither side exceeds max_side; returns (density, rows, cols) per block."""
     m = mask.reshape(mask.shape[0], -1).astype(np.float32)
-    br, bc = max(1, math.ceil(m.shape[0] / max_side)), max(1, math.ceil(m.shape[1] / max_side))
+    br = max(1, math.ceil(m.shape[0] / max_side))  # rows per block
+    bc = max(1, math.ceil(m.shape[1] / max_side))  # columns per block
     pad = np.full((math.ceil(m.shape[0] / br) * br, math.ceil(m.shape[1] / bc) * bc), np.nan, dtype=np.float32)
     pad[: m.shape[0], : m.shape[1]] = m
     blocks = pad.reshape(pad.shape[0] // br, br, pad.shape[1] // bc, bc)
@@ -48,9 +49,10 @@ def mask_heatmap(mask: np.ndarray, layer: str, subtitle: str = "", compact: bool
     return Chart(fig, data.assign(layer=layer, rows_per_block=br, cols_per_block=bc), name or f"mask_{layer}")
 
 
-def remaining_by_layer(summary: pd.DataFrame, level: int, subtitle: str = "", arm: str = "ticket") -> Chart:
-    """% of each layer's weights an arm keeps at a level (a gradient method's arm: at sweep point `level`)."""
-    rows = summary[(summary["level" if arms.is_imp_family(arm) else "point"] == level) & (summary.arm == arm)]
+def remaining_by_layer(summary: pd.DataFrame, at: int, subtitle: str = "", arm: str = "ticket") -> Chart:
+    """% of each layer's weights an arm keeps `at` a level (an IMP arm's) or sweep point (a sweep's arm)."""
+    key = "level" if arms.is_imp_family(arm) else "point"
+    rows = summary[(summary[key] == at) & (summary.arm == arm)]
     cols = [c for c in summary.columns if c.startswith("remaining:")]
     data = pd.DataFrame({"layer": [c.split(":", 1)[1] for c in cols],
                          "percent_remaining": [100 * rows[c].mean() for c in cols]})
@@ -59,10 +61,11 @@ def remaining_by_layer(summary: pd.DataFrame, level: int, subtitle: str = "", ar
                            cliponaxis=False))
     fig.update_yaxes(range=[0, 110])
     setting = rows.setting.iloc[0] if "setting" in rows and not rows.empty else None
-    where = f"level {level}" if not isinstance(setting, str) else f"{setting} · {arms.label(arm)}"
-    _layout(fig, f"Weights remaining per layer at {where}", subtitle, "Layer", "% remaining", height=400, legend_rows=0)
-    name = f"remaining_by_layer_level{level}" if arm == "ticket" else f"remaining_by_layer_{arm}_point{level}"
-    return Chart(fig, data.assign(level=level, arm=arm), name)
+    where = f"level {at}" if not isinstance(setting, str) else f"{setting} · {arms.label(arm)}"
+    _layout(fig, f"Weights remaining per layer at {where}", subtitle, "Layer", "% remaining", height=400,
+            legend_rows=0)
+    name = f"remaining_by_layer_level{at}" if arm == "ticket" else f"remaining_by_layer_{arm}_point{at}"
+    return Chart(fig, data.assign(level=at, arm=arm), name)  # the CSV's column says level, a point's too
 
 
 def pixel_counts(first_layer_mask: np.ndarray, side: int = 28) -> np.ndarray:

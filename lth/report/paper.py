@@ -24,7 +24,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-ACC, ES = "test_acc_at_early_stop", "early_stop_iteration"
+ACC = "test_acc_at_early_stop"
+ES = "early_stop_iteration"
 COLUMNS = [ACC, ES, "percent_remaining"]
 FAILS = (LookupError, KeyError, ValueError)  # a figure the curves cannot give yet
 
@@ -41,7 +42,7 @@ class Claim:
 
 
 def curves(s: pd.DataFrame, last_level: int | None = None) -> pd.DataFrame:
-    """Accuracy, early-stop iteration and % remaining per (arm, level): each trial's replicates
+    """Accuracy, early-stop iteration and % remaining per (arm, level): each trial's control copies
     averaged, then the trials averaged, so every trial weighs the same. Given one trial's rows,
     that trial's curves. `attrs["last_level"]`: the run's final level (see `_first_below_dense`)."""
     if s.empty:
@@ -74,10 +75,12 @@ def _at(c: pd.DataFrame, arm: str, pm: float, col: str) -> float:
 
 
 def _dense(c: pd.DataFrame, col: str) -> float:
+    """`col` of the dense network (the ticket arm's level 0)."""
     return _at(c, "ticket", 100.0, col)
 
 
 def _reached(c: pd.DataFrame, arm: str, pm: float) -> None:
+    """LookupError unless `arm`'s levels reach about pm% of weights remaining."""
     if c.empty or arm not in c.index.get_level_values("arm") or _arm(c, arm).percent_remaining.min() > pm * 1.1:
         raise LookupError(f"the run's {arm} levels do not reach {pm}% of weights remaining yet")
 
@@ -108,7 +111,8 @@ def _smallest_matching(c: pd.DataFrame, arm: str) -> float:
 def _share(c: pd.DataFrame, arm: str, col: str, lo: float, hi: float, better) -> float:
     """Share of the levels with lo <= Pm <= hi where `arm` beats dense on `col`."""
     _reached(c, arm, lo)
-    dense, per_level = _dense(c, col), _arm(c, arm)
+    dense = _dense(c, col)
+    per_level = _arm(c, arm)
     inside = per_level[per_level.percent_remaining.between(lo, hi)][col]
     if inside.empty:
         raise LookupError(f"no {arm} levels between {lo}% and {hi}% yet")
@@ -156,7 +160,7 @@ CLAIMS = [
 
 def _mean_trials(summary: pd.DataFrame) -> tuple[list, int | None]:
     """The trials the means are taken over: those that reached the sparsest ticket level run so far
-    (a finished run: all). Trials run in groups, each through every level before the next group
+    (a finished run: all). Trials run in cohorts, each through every level before the next cohort
     starts, so a level's mean never mixes trials that have it with a dense mean over ones that don't."""
     tickets = summary[summary.arm == "ticket"] if not summary.empty else summary
     if tickets.empty:
@@ -166,6 +170,7 @@ def _mean_trials(summary: pd.DataFrame) -> tuple[list, int | None]:
 
 
 def _measure(claim: Claim, c: pd.DataFrame) -> float:
+    """The claim's figure on curves `c`; LookupError when it is not a number yet."""
     value = float(claim.measure(c))
     if math.isnan(value):
         raise LookupError("no trial has the levels this claim needs yet")

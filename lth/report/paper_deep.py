@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..core.config import PRESETS, Config
+from ..core.config import Config
+from ..core.presets import PRESETS
 from . import paper
 from .paper import ACC, Claim, _arm, _dense, _reached, _share
 
@@ -34,23 +35,26 @@ def _mean_gap(c: pd.DataFrame, lo: float, hi: float = 100.0) -> float:
 
 def _pruned_share(c: pd.DataFrame, better) -> float:
     """Share of all pruned ticket levels where better(accuracy, dense accuracy)."""
-    dense, t = _dense(c, ACC), _arm(c, "ticket")
-    pruned = t[t.index > 0][ACC]
+    dense = _dense(c, ACC)
+    ticket = _arm(c, "ticket")
+    pruned = ticket[ticket.index > 0][ACC]
     if pruned.empty:
         raise LookupError("no pruned ticket level finished yet")
     return float(np.mean([better(v, dense) for v in pruned]))
 
 
 def _best(c: pd.DataFrame, lo: float, hi: float) -> float:
+    """The best ticket accuracy (%) among the levels with lo <= Pm <= hi."""
     _reached(c, "ticket", lo)
-    t = _arm(c, "ticket")
-    inside = t[t.percent_remaining.between(lo, hi)]
+    ticket = _arm(c, "ticket")
+    inside = ticket[ticket.percent_remaining.between(lo, hi)]
     if inside.empty:
         raise LookupError(f"no ticket levels between {lo}% and {hi}% yet")
     return float(100 * inside[ACC].max())
 
 
 def _no_tickets(net: str) -> list[Claim]:
+    """The claims of rate 0.1 rewound to θ0, where the paper finds no tickets in `net`."""
     return [
         Claim(f"Rate 0.1, rewound to θ0: no {net} level matches dense", "no winning tickets at this rate",
               "at most 25% of the pruned levels at or above dense", "allows one noisy level in four",
@@ -61,6 +65,18 @@ def _no_tickets(net: str) -> list[Claim]:
               lambda c: _mean_gap(c, 0.0), lambda v: v <= 0.5, " points"),
     ]
 
+
+# Frankle et al. 2019/2020 (PAPER.md, "Late rewinding and instability"): rewound to an early iteration,
+# IMP's subnetworks match the dense network ("matching": within 0.2 points) where θ0 finds none.
+_LATE = [
+    Claim("Rewound to iteration k > 0: subnetworks match dense for Pm >= 16.8%", "yes (matching: within 0.2 "
+          "points of dense)", "at least 75% of those levels within 0.2 points", "allows one noisy level in four",
+          lambda c: 100 * _share(c, "ticket", ACC, 16.8, 99.9, lambda v, d: v >= d - 0.002), lambda v: v >= 75,
+          "% of levels"),
+    Claim("Rewound to iteration k > 0: subnetworks beat random reinit", "yes (random reinit is never stable)",
+          "ticket minus reinit, mean over pruned levels, above 0", "the claim is a sign",
+          lambda c: _mean_gap(c, 0.0), lambda v: v > 0, " points"),
+]
 
 CLAIMS = {
     ("resnet", "high"): [
@@ -91,21 +107,9 @@ CLAIMS = {
               "at least 75% of those levels above dense", "allows one noisy level in four",
               lambda c: 100 * _share(c, "ticket", ACC, 1.5, 99.9, lambda v, d: v > d), lambda v: v >= 75,
               "% of levels")],
-    # Frankle et al. 2019/2020 (PAPER.md, "Late rewinding and instability"): rewound to an early iteration,
-    # IMP's subnetworks match the dense network ("matching": within 0.2 points) where θ0 finds none.
-    ("resnet", "late"): [],
-    ("vgg", "late"): [],
+    ("resnet", "late"): _LATE,
+    ("vgg", "late"): _LATE,
 }
-_LATE = [
-    Claim("Rewound to iteration k > 0: subnetworks match dense for Pm >= 16.8%", "yes (matching: within 0.2 "
-          "points of dense)", "at least 75% of those levels within 0.2 points", "allows one noisy level in four",
-          lambda c: 100 * _share(c, "ticket", ACC, 16.8, 99.9, lambda v, d: v >= d - 0.002), lambda v: v >= 75,
-          "% of levels"),
-    Claim("Rewound to iteration k > 0: subnetworks beat random reinit", "yes (random reinit is never stable)",
-          "ticket minus reinit, mean over pruned levels, above 0", "the claim is a sign",
-          lambda c: _mean_gap(c, 0.0), lambda v: v > 0, " points"),
-]
-CLAIMS[("resnet", "late")] = CLAIMS[("vgg", "late")] = _LATE
 
 
 def _pair_gap(c: pd.DataFrame, better: str, worse: str) -> float:
@@ -129,12 +133,14 @@ SLIMMING = [
 ]
 
 
-def family(config: Config) -> str | None:
+def network_family(config: Config) -> str | None:
+    """"resnet" or "vgg": the deep network family whose Section 5 claims apply; None for the others."""
     model = config.model.model
     return "resnet" if model.startswith("resnet") else "vgg" if model.startswith("vgg") else None
 
 
 def regime(config: Config) -> str:
+    """How the run trains and rewinds: "late" (rewound to k > 0), "warmup", "low" (rate <= 0.01) or "high"."""
     t = config.training
     if config.pruning.rewind_iteration > 0:
         return "late"
@@ -152,7 +158,8 @@ def full_run(config: Config) -> bool:
 
 def claims_for(config: Config) -> tuple[list[Claim], str]:
     """Section 5's claims for a deep-network run, and a line saying which and why (empty list: none apply)."""
-    net, reg = family(config), regime(config)
+    net = network_family(config)
+    reg = regime(config)
     claims = CLAIMS.get((net, reg), [])
     what = {"high": "rewound to θ0 at a high rate", "low": "rewound to θ0 at a low rate",
             "warmup": "rewound to θ0 with warmup", "late": f"rewound to iteration {config.pruning.rewind_iteration}"}
@@ -168,7 +175,7 @@ def claims_for(config: Config) -> tuple[list[Claim], str]:
 
 def check_run(config: Config, summary: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The claims a run is checked against (LeNet's, or Section 5's), checked; and a line saying which."""
-    if family(config) is None:
+    if network_family(config) is None:
         lenet = (config.model.model, config.data.dataset) == ("lenet_300_100", "mnist")
         note = "" if lenet else "The claims are the paper's for LeNet-300-100 on MNIST; this run is something else."
         return paper.check(summary, config.experiment.levels), note

@@ -15,6 +15,7 @@ STABLE = 2.0  # % barrier under which a network counts as stable (PAPER.md, from
 
 
 def fork_name(arm: str, level: int, percent: float) -> str:
+    """The network a fork copied, as the charts name it: the dense network, or an arm at a level."""
     return "dense network" if level == 0 else f"{arms.label(arm)}, level {level} ({percent:.1f}%)"
 
 
@@ -28,9 +29,10 @@ def path_chart(errors: pd.DataFrame, forks: pd.DataFrame, metric: str = "test_er
     for i, (k, rows) in enumerate(stats.groupby("k")):
         colour = K_COLOURS[i % len(K_COLOURS)]
         if (rows["max"] > rows["min"]).any():
-            fig.add_trace(go.Scatter(x=pd.concat([rows.alpha, rows.alpha[::-1]]), y=pd.concat([rows["max"], rows["min"][::-1]]),
-                                     fill="toself", fillcolor=_rgba(colour, 0.15), line=dict(width=0), hoverinfo="skip",
-                                     showlegend=False, legendgroup=str(k)))
+            band_x = pd.concat([rows.alpha, rows.alpha[::-1]])
+            band_y = pd.concat([rows["max"], rows["min"][::-1]])
+            fig.add_trace(go.Scatter(x=band_x, y=band_y, fill="toself", fillcolor=_rgba(colour, 0.15),
+                                     line=dict(width=0), hoverinfo="skip", showlegend=False, legendgroup=str(k)))
         fig.add_trace(go.Scatter(x=rows.alpha, y=rows["mean"], mode="lines+markers", name=f"forked at k = {k:,}",
                                  line=dict(color=colour, width=3), legendgroup=str(k),
                                  hovertemplate=f"k = {k:,} · α = %{{x:.2f}}<br>{what.lower()}: %{{y:.2f}}"
@@ -50,11 +52,13 @@ def barrier_chart(forks: pd.DataFrame, subtitle: str = "") -> Chart:
                   annotation_text=f"stable (barrier under {STABLE:g}%)", annotation_position="top left")
     for i, ((arm, level), rows) in enumerate(stats.groupby(["arm", "level"], sort=False)):
         name = fork_name(arm, level, rows.percent_remaining.iloc[0])
+        spread = dict(type="data", symmetric=False, array=rows.high - rows.barrier,
+                      arrayminus=rows.barrier - rows.low)
         fig.add_trace(go.Scatter(
             x=rows.k, y=rows.barrier, mode="lines+markers", name=name, marker=dict(size=10, symbol=arms.marker(arm)),
             line=dict(color="black" if level == 0 else K_COLOURS[i % len(K_COLOURS)], width=3,
                       dash="dot" if arm == "reinit" else "solid"),
-            error_y=dict(type="data", symmetric=False, array=rows.high - rows.barrier, arrayminus=rows.barrier - rows.low),
+            error_y=spread,
             customdata=np.stack([rows.trials], axis=1),
             hovertemplate=f"{name}<br>k = %{{x:,}}: barrier %{{y:.2f}} points<br>mean over %{{customdata[0]}} "
                           "trial(s)<extra></extra>"))
@@ -74,11 +78,12 @@ def barrier_vs_sparsity(forks: pd.DataFrame, gain: pd.DataFrame, subtitle: str =
     ks = sorted(stats.k.unique())  # colour = k, as on the path chart; line style = arm
     for (arm, k), rows in stats.groupby(["arm", "k"]):
         rows = rows.sort_values("percent_remaining", ascending=False)
-        fig.add_trace(go.Scatter(x=rows.percent_remaining, y=rows.barrier, mode="lines+markers",
-                                 name=f"{arms.label(arm)}, k = {k:,}", marker=dict(size=9, symbol=arms.marker(arm)),
-                                 line=dict(color=K_COLOURS[ks.index(k) % len(K_COLOURS)], width=3,
-                                           dash="dot" if arm == "reinit" else "solid"),
-                                 hovertemplate="%{x:.1f}% remaining: barrier %{y:.2f} points<extra></extra>"), row=1, col=1)
+        line = go.Scatter(x=rows.percent_remaining, y=rows.barrier, mode="lines+markers",
+                          name=f"{arms.label(arm)}, k = {k:,}", marker=dict(size=9, symbol=arms.marker(arm)),
+                          line=dict(color=K_COLOURS[ks.index(k) % len(K_COLOURS)], width=3,
+                                    dash="dot" if arm == "reinit" else "solid"),
+                          hovertemplate="%{x:.1f}% remaining: barrier %{y:.2f} points<extra></extra>")
+        fig.add_trace(line, row=1, col=1)
     fig.add_hrect(y0=0, y1=STABLE, fillcolor="#009E73", opacity=0.08, line_width=0, row=1, col=1)
     fig.add_trace(go.Scatter(x=gain.percent_remaining, y=gain.gain, mode="lines+markers", name="ticket − dense",
                              line=dict(color="black", width=3), marker=dict(size=9),

@@ -18,11 +18,12 @@ def summary(run: Run) -> pd.DataFrame:
         try:
             blob = store.read_json(paths.unit_summary(sdir, point, trial))
             pairs = pd.DataFrame(blob["pairs"])
+            end_errors = pairs.test_error_ends.map(lambda ends: sum(ends) / len(ends))  # each pair's, at its ends
             rows.append({"point": point, "trial": trial, "arm": blob["arm"], "level": blob["level"], "k": blob["k"],
                          "percent_remaining": 100 * blob["remaining"],
                          "train_barrier": 100 * pairs.train_barrier.mean(),
                          "test_barrier": 100 * pairs.test_barrier.mean(),
-                         "end_test_error": 100 * pairs.test_error_ends.map(lambda e: sum(e) / len(e)).mean(),
+                         "end_test_error": 100 * end_errors.mean(),
                          "pairs": len(pairs)})
         except (OSError, ValueError, KeyError, AttributeError, TypeError) as err:
             run.problems.append(f"stability point {point}, trial {trial}: summary.json unreadable ({err})")
@@ -32,8 +33,8 @@ def summary(run: Run) -> pd.DataFrame:
 def path_errors(run: Run, points: list[int]) -> pd.DataFrame:
     """Error (%) along the line between copies, every pair and trial of the given forks (long format)."""
     sdir = paths.stability_dir(run.path)
-    frames = [pd.read_parquet(paths.unit_path(sdir, p, t)) for p, t in sorted(store.finished_units(sdir))
-              if p in points]
+    units = [(p, t) for p, t in sorted(store.finished_units(sdir)) if p in points]
+    frames = [pd.read_parquet(paths.unit_path(sdir, p, t)) for p, t in units]
     if not frames:
         return pd.DataFrame()
     frame = pd.concat(frames, ignore_index=True)
@@ -48,8 +49,8 @@ def ticket_gain(run: Run, trials: list[int]) -> pd.DataFrame:
         return pd.DataFrame(columns=["level", "percent_remaining", "gain"])
     ticket = s[(s.arm == "ticket") & s.trial.isin(trials)].groupby("level")
     acc = 100 * ticket.test_acc_at_early_stop.mean()
-    return pd.DataFrame({"percent_remaining": ticket.percent_remaining.mean(), "gain": acc - acc.get(0, float("nan"))}
-                        ).reset_index()
+    gain = acc - acc.get(0, float("nan"))
+    return pd.DataFrame({"percent_remaining": ticket.percent_remaining.mean(), "gain": gain}).reset_index()
 
 
 def barrier_table(forks: pd.DataFrame) -> pd.DataFrame:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..core import arms
-from ..core.init_config import METHODS as INIT_METHODS
+from ..core import arms, catalog
 from .results import Run
+
+GRADIENT = "Found by gradient descent"  # the arm group of the gate and cs sweeps' arms (arms.GROUPS)
+AT_INIT = "Pruned at initialization"  # the arm group of pruning at init's arms and its sanity checks
 
 
 def imp_rows(summary: pd.DataFrame) -> pd.DataFrame:
@@ -23,7 +25,7 @@ def imp_rows(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def sweep_rows(summary: pd.DataFrame) -> pd.DataFrame:
-    """The gradient methods' rows (by sweep point), `point` as a plain integer."""
+    """The sweeps' rows (by sweep point), `point` as a plain integer."""
     if summary.empty or "point" not in summary:
         return summary.iloc[:0]
     rows = summary[summary.point.notna()]
@@ -47,7 +49,7 @@ def settings_by_point(summary: pd.DataFrame, arm: str) -> pd.Series:
 
 def at(summary: pd.DataFrame, arm: str, level: int | None = None, point: int | None = None,
        trial: int | None = None) -> pd.Series:
-    """An arm's figures at a level (or sweep point): the mean over trials and replicates, or one trial's."""
+    """An arm's figures at a level (or sweep point): the mean over trials and control copies, or one trial's."""
     if point is None:
         rows = imp_rows(summary)
         rows = rows[rows.level == level]
@@ -65,12 +67,15 @@ def pruned_accuracy(prune_curve: pd.DataFrame, percent: float) -> float:
     return 100 * float(np.interp(percent / 100, mean.index, mean.values))
 
 
-def movement_by_group(stats: pd.DataFrame) -> pd.DataFrame:
+def movement_kept_vs_pruned(stats: pd.DataFrame) -> pd.DataFrame:
     """Weight movement (Run.weight_stats rows) of the weights the next level keeps vs prunes: means over the rows
-    given (trials, a layer), the weight count per trial rounded to whole weights."""
+    given (trials, a layer), the weight count per trial rounded to whole weights. Indexed by the stored column
+    `group`, which says "kept" or "pruned" (not an arm group)."""
     columns = ["count", "mean_abs_initial", "mean_abs_final", "mean_movement", "median_movement"]
     table = stats.groupby("group")[columns].mean()
     return table.assign(count=table["count"].round().astype(int))
+
+
 
 
 def nearest(percents: pd.Series, percent: float):
@@ -88,7 +93,7 @@ def nearest_level(summary: pd.DataFrame, percent: float, arm: str = "ticket") ->
 
 
 def level_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
-    """Per IMP level: % weights remaining, then the mean over trials and replicates of each arm's figures."""
+    """Per IMP level: % weights remaining, then the mean over trials and control copies of each arm's figures."""
     s = imp_rows(run.summary())  # sweep points are not pruning rounds: see gate_table
     if s.empty:
         return pd.DataFrame()
@@ -111,13 +116,15 @@ def comparison(runs: dict[str, Run], metric: str = "test_acc_at_early_stop") -> 
     cols = []
     for name, s in rows.items():
         s = s[[(int(lv), int(t)) in units for lv, t in zip(s.level, s.trial)]]
-        ticket, reinit = (s[s.arm == arm].groupby("level") for arm in ("ticket", "reinit"))
+        ticket = s[s.arm == "ticket"].groupby("level")
+        reinit = s[s.arm == "reinit"].groupby("level")
         cols += [ticket["early_stop_iteration"].mean().round(0).rename(f"{name} es-iter"),
                  (100 * ticket[metric].mean()).round(2).rename(f"{name} ticket %"),
                  (100 * (ticket[metric].mean() - reinit[metric].mean())).round(2).rename(f"{name} ticket-reinit")]
     table = pd.concat(cols, axis=1)
     trials = pd.Series([t for _, t in sorted(units)], index=[lv for lv, _ in sorted(units)])
-    table.insert(0, "trials", trials.groupby(level=0).apply(lambda t: ",".join(map(str, sorted(t)))))
+    trials_by_level = trials.groupby(level=0).apply(lambda t: ",".join(map(str, sorted(t))))
+    table.insert(0, "trials", trials_by_level)
     table.insert(0, "% remaining", percent_by_level(next(iter(rows.values()))).round(2))
     return table.rename_axis("level").reset_index()
 
@@ -133,7 +140,8 @@ def structure_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.Data
     s = s[s.inference_ms.notna()]
     channel_cols = [c for c in s.columns if c.startswith("channels:")]
     total = s[channel_cols].sum(axis=1, min_count=1)
-    s = s.assign(channels=total, speedup_flops=s.flops_dense / s.flops, speedup=s.inference_ms_dense / s.inference_ms)
+    s = s.assign(channels=total, speedup_flops=s.flops_dense / s.flops,
+                 speedup=s.inference_ms_dense / s.inference_ms)
     g = s.groupby(["level", "arm"], sort=False)
     table = pd.DataFrame({
         "% remaining": 100 * g.remaining.mean(),
@@ -142,8 +150,13 @@ def structure_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.Data
         "MFLOPs": g.flops.mean() / 1e6, "x fewer FLOPs": g.speedup_flops.mean(),
         "ms": g.inference_ms.mean(), "ms dense": g.inference_ms_dense.mean(), "x faster": g.speedup.mean(),
         "acc %": 100 * g[metric].mean()}).reset_index()
-    table = table.sort_values(["level", "arm"], key=lambda c: c.map(arms.order) if c.name == "arm" else c)
+    table = table.sort_values(["level", "arm"], key=_arms_in_order)
     return table.reset_index(drop=True)
+
+
+def _arms_in_order(column: pd.Series) -> pd.Series:
+    """A sort key: the arm column in registry order, any other column as it is."""
+    return column.map(arms.order) if column.name == "arm" else column
 
 
 MIXED = "mixed"  # cost_table's device of a chain that trained on more than one device type
@@ -155,7 +168,7 @@ def sweep_trials(run: Run) -> list[int]:
     s = run.summary()
     if s.empty:
         return []
-    gates = s.arm.map(lambda a: arms.group(a) == "Found by gradient descent")
+    gates = s.arm.map(arms.group) == GRADIENT
     rows = s[gates] if gates.any() else s[~s.arm.map(arms.is_imp_family)]
     return sorted(rows.trial.unique().tolist())
 
@@ -164,6 +177,22 @@ def cost_note(run: Run) -> str:
     """What a cost chart's subtitle says of its trials."""
     trials = sweep_trials(run)
     return f" · every arm on trial(s) {', '.join(map(str, trials))}, the sweeps'" if trials else ""
+
+
+def _chains(costs: pd.DataFrame) -> pd.DataFrame:
+    """Run.costs() by (level, trial): each model's share of its stack's seconds and its device type, and the
+    chain's up to that level: seconds summed, and its device type (MIXED from the first unit on another)."""
+    costs = costs.assign(per_model=costs.seconds / costs.models, device=costs.device.str.split().str[0])
+    costs = costs.sort_values(["trial", "level"])  # device: its type (cpu, cuda, mps), what sets the speed
+    crossed = costs.groupby("trial").device.transform(lambda d: (d != d.iloc[0]).cummax())
+    chain = costs.assign(chain_seconds=costs.groupby("trial").per_model.cumsum(),
+                         chain_device=costs.device.where(~crossed, MIXED))
+    return chain.set_index(["level", "trial"])
+
+
+def _same_device(a: str | None, b: str | None) -> str | None:
+    """Two units' device type when they share it, else MIXED."""
+    return a if a == b else MIXED
 
 
 def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
@@ -182,23 +211,22 @@ def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
     s = (s[s.trial.isin(trials)] if trials else s).assign(cost_device=None)
     costs = run.costs()
     if not costs.empty:
-        costs = costs.assign(per_model=costs.seconds / costs.models, device=costs.device.str.split().str[0])
-        costs = costs.sort_values(["trial", "level"])  # device: its type (cpu, cuda, mps), what sets the speed
-        crossed = costs.groupby("trial").device.transform(lambda d: (d != d.iloc[0]).cummax())
-        chain = costs.assign(chain_seconds=costs.groupby("trial").per_model.cumsum(),
-                             chain_device=costs.device.where(~crossed, MIXED)).set_index(["level", "trial"])
-        both = lambda a, b: a if a == b else MIXED  # noqa: E731
+        chain = _chains(costs)
         iterations = run.config.training.iterations
-        for arm, its, secs, device in (
-                ("ticket", lambda lv: (lv + 1) * iterations, lambda lv, t: chain.chain_seconds.get((lv, t)),
-                 lambda lv, t: chain.chain_device.get((lv, t))),
-                ("one_shot", lambda lv: 2 * iterations,
-                 lambda lv, t: chain.per_model.get((0, t), np.nan) + chain.per_model.get((lv, t), np.nan),
-                 lambda lv, t: both(chain.device.get((0, t)), chain.device.get((lv, t))))):
+
+        def ticket(lv, t) -> tuple:  # its whole chain, levels 0..L
+            return (lv + 1) * iterations, chain.chain_seconds.get((lv, t)), chain.chain_device.get((lv, t))
+
+        def one_shot(lv, t) -> tuple:  # the dense level 0, then its own training
+            seconds = chain.per_model.get((0, t), np.nan) + chain.per_model.get((lv, t), np.nan)
+            return 2 * iterations, seconds, _same_device(chain.device.get((0, t)), chain.device.get((lv, t)))
+
+        for arm, cost in (("ticket", ticket), ("one_shot", one_shot)):
             sel = s.arm == arm
-            s.loc[sel, "cost_model_iterations"] = [its(lv) for lv in s.level[sel]]
-            s.loc[sel, "cost_seconds"] = [secs(lv, t) for lv, t in zip(s.level[sel], s.trial[sel])]
-            s.loc[sel, "cost_device"] = [device(lv, t) for lv, t in zip(s.level[sel], s.trial[sel])]
+            priced = [cost(lv, t) for lv, t in zip(s.level[sel], s.trial[sel])]
+            s.loc[sel, "cost_model_iterations"] = [model_iterations for model_iterations, _, _ in priced]
+            s.loc[sel, "cost_seconds"] = [seconds for _, seconds, _ in priced]
+            s.loc[sel, "cost_device"] = [device for _, _, device in priced]
     if "cost_model_iterations" not in s:
         return pd.DataFrame()
     s = s[s.cost_model_iterations.notna()]
@@ -216,16 +244,18 @@ def cost_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
 
 
 def gate_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
-    """Per gate / cs arm and sweep point (not pruning at init's: init_table): % remaining, accuracy, and IMP's ticket at the closest sparsity."""
+    """Per gate / cs arm and sweep point (not pruning at init's: init_table): % remaining, accuracy, and IMP's
+    ticket at the closest sparsity."""
     costs = cost_table(run, metric)
     if costs.empty:
         return pd.DataFrame()
     imp = costs[costs.arm == "ticket"]
-    out = costs[costs.arm.map(lambda a: arms.group(a) == "Found by gradient descent")].copy()
+    out = costs[costs.arm.map(arms.group) == GRADIENT].copy()
     if out.empty or imp.empty:
         return out
     by_level = imp.set_index("level").percent_remaining
-    nearest_rows = imp.set_index("level").loc[[nearest(by_level, pct) for pct in out.percent_remaining]].reset_index()
+    nearest_levels = [nearest(by_level, pct) for pct in out.percent_remaining]
+    nearest_rows = imp.set_index("level").loc[nearest_levels].reset_index()
     out = out.drop(columns="level").reset_index(drop=True).assign(point=lambda f: f.point.astype(int))
     for col in ("level", "percent_remaining", "accuracy", "model_iterations", "seconds"):
         out[f"imp_{col}"] = nearest_rows[col].to_numpy()
@@ -245,13 +275,13 @@ def init_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
     s = run.summary()
     if s.empty or "imp_level" not in s:
         return pd.DataFrame()
-    found = sweep_rows(s[s.arm.map(lambda a: arms.group(a) == "Pruned at initialization")])
+    found = sweep_rows(s[s.arm.map(arms.group) == AT_INIT])
     trials = sorted(found.trial.unique())
     imp = imp_rows(s[s.trial.isin(trials)])
-    parts = [imp[imp.arm.isin(IMP_CHECKS.values())].assign(
-        method="imp", check=imp.arm.map({v: k for k, v in IMP_CHECKS.items()}))]
-    parts.append(found.assign(level=found.imp_level.astype(int), check=[
-        a[len(m) + 1:] if a != m else "" for a, m in zip(found.arm, found.method)]))
+    check_of_arm = {arm: check for check, arm in IMP_CHECKS.items()}
+    parts = [imp[imp.arm.isin(IMP_CHECKS.values())].assign(method="imp", check=imp.arm.map(check_of_arm))]
+    checks = [arm[len(method) + 1:] if arm != method else "" for arm, method in zip(found.arm, found.method)]
+    parts.append(found.assign(level=found.imp_level.astype(int), check=checks))
     rows = pd.concat(parts, ignore_index=True)
     rows = rows[rows.level.isin(found.imp_level.astype(int).unique())]
     acc = (100 * rows.pivot_table(index=["method", "level"], columns="check", values=metric, aggfunc="mean"))
@@ -263,7 +293,7 @@ def init_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFrame
     for check in ("shuffled", "reinit"):
         if check in out:
             out[f"{check}_change"] = out[check] - out["found"]
-    order = {m: i for i, m in enumerate(["imp", *INIT_METHODS])}
+    order = {m: i for i, m in enumerate(["imp", *catalog.methods("init")])}
     out = out.sort_values(["level", "method"], key=lambda c: c.map(order) if c.name == "method" else c)
     columns = ["method", "level", "percent_remaining", "found", "shuffled", "reinit", "shuffled_change",
                "reinit_change", "trials"]
