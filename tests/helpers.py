@@ -18,7 +18,7 @@ from lth.core.paths import PROJECT_ROOT
 from lth.core.stability_config import StabilityConfig
 from lth.engine import data
 from lth.runs import results
-from lth.tickets import lottery
+from lth.tickets import execution
 
 # A small run that still has every arm and more than one trial: ~4 s on 2 CPU cores.
 SMALL = dict(iterations=100, eval_every=50, levels=2, trials=2)
@@ -37,10 +37,10 @@ INIT_SWEEPS = [InitConfig(method=m, levels="1,2", synflow_rounds=5) for m in ("s
 STABILITY = StabilityConfig(levels="0,2", rewinds="0,50", points=5, train_eval_examples=200)
 
 
-def options(**kw) -> lottery.RunOptions:
+def options(**kw) -> execution.RunOptions:
     """CPU, no progress bar, never a download; data from $LTH_DATA_DIR (a temporary folder)."""
     kw.setdefault("data_dir", Path(os.environ["LTH_DATA_DIR"]))
-    return lottery.RunOptions(device="cpu", progress=False, download=False, **kw)
+    return execution.RunOptions(device="cpu", progress=False, download=False, **kw)
 
 
 @dataclass

@@ -21,7 +21,7 @@ def checkerboard(level: masks.Level, member: masks.Member):
 @pytest.fixture
 def toy_arm(monkeypatch):
     arm = arms.Arm("toy", "Toy arm (checkerboard of the ticket)", "#117733", "control", mask="checkerboard",
-                   from_dense=True, count=lambda e: 1)
+                   from_dense=True, copies=lambda e: 1)
     monkeypatch.setitem(arms.REGISTRY, "toy", arm)
     monkeypatch.setitem(masks.MAKERS, "checkerboard", checkerboard)
     return arm

@@ -10,7 +10,7 @@ import torch
 
 from lth.bench import paper as bench_paper
 from lth.engine import live_step, models
-from lth.tickets import lottery
+from lth.tickets import execution
 
 LENET = models.build("lenet_300_100", (1, 28, 28))
 CPU = torch.device("cpu")
@@ -21,7 +21,7 @@ def test_the_projection_uses_the_stacks_lth_run_would_train(monkeypatch):
     # on a CPU: stacks of at most 10, so 3 trials at a time (then 2); level 0 trains only the dense nets
     assert stacks[0] == {3: 3, 2: 2} and all(stacks[level] == {9: 9, 6: 6} for level in range(1, 21))
     assert sum(stacks.values(), Counter()) == {9: 20 * 9, 6: 20 * 6, 3: 3, 2: 2}
-    monkeypatch.setattr(lottery.devices, "stack_size", lambda model, device, batch: (64, "a GPU's"))
+    monkeypatch.setattr(execution.devices, "stack_size", lambda model, device, batch: (64, "a GPU's"))
     assert sum(bench_paper.paper_stacks(LENET, CPU).values(), Counter()) == {15: 300, 5: 5}  # all five trials at once
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import run_lth, write_fake_mnist
 
-from lth.cli import commands as cli
+from lth import cli
 from lth.core import config
 from lth.runs import results
 

@@ -213,8 +213,15 @@ def test_a_slimming_run_on_a_cluster_equals_a_local_one(cluster, tmp_path):
     remote = tmp_path / "cluster_runs" / cfg.run_id
     local = lottery.run(cfg, tmp_path / "local_runs", options())
     assert sorted(results.Run(remote).units) == [(lv, 0) for lv in range(3)]
-    untimed = lambda blob: {k: untimed(v) for k, v in blob.items() if "seconds" not in k and "inference" not in k} \
-        if isinstance(blob, dict) else [untimed(v) for v in blob] if isinstance(blob, list) else blob  # noqa: E731
+
+    def untimed(blob):
+        """`blob` without its timings (seconds, measured inference), at every depth."""
+        if isinstance(blob, dict):
+            return {k: untimed(v) for k, v in blob.items() if "seconds" not in k and "inference" not in k}
+        if isinstance(blob, list):
+            return [untimed(v) for v in blob]
+        return blob
+
     for level in range(3):
         a, b = (store.read_json(paths.unit_summary(r, level, 0)) for r in (remote, local))
         assert untimed(a) == untimed(b)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from helpers import generators
 
-from lth.cli import commands as cli
+from lth import cli
 from lth.core.config import DataConfig, PruningConfig, TrainingConfig, preset
 from lth.engine import augment, data, models, optim, pruning, train
 from lth.engine.data import DataError
@@ -227,8 +227,9 @@ def _app_pages_say_so(runs, run_id: str) -> None:
     from app_fixtures import app_on
 
     with app_on(runs) as page:
-        for stem in ("start", "accuracy", "early_stopping", "paper", "weights", "masks", "gradient", "init", "stability",
-                     "structure"):
+        pages = ("start", "accuracy", "early_stopping", "paper", "weights", "masks", "gradient", "init", "stability",
+                 "structure")
+        for stem in pages:
             notes = " ".join(i.value for i in page(stem, run_id).info)
             assert ("not built yet for batch-norm networks" in notes) == (stem in ("gradient", "init"))
             assert ("trained without network slimming" in notes) == (stem == "structure")

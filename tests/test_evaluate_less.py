@@ -25,7 +25,8 @@ def both_ways(cfg: config.Config, tmp_path, data_dir=None) -> tuple[pd.DataFrame
 
 
 def test_every_reported_number_is_unchanged_with_thinned_test_curves(tmp_path):  # lr 1e-2: early stops vary
-    every, thin = both_ways(config.preset("synthetic").override(**{**SMALL, "trials": 1, "iterations": 120, "eval_every": 10, "lr": 1e-2}), tmp_path)
+    cfg = config.preset("synthetic").override(**{**SMALL, "trials": 1, "iterations": 120, "eval_every": 10, "lr": 1e-2})
+    every, thin = both_ways(cfg, tmp_path)
     assert len(every) == len(thin) == 1 + 2 * 4
     pd.testing.assert_frame_equal(every[KEYS + REPORTED], thin[KEYS + REPORTED], check_exact=True)
     assert (thin.early_stop_iteration % 20 != 0).any()  # some early stops fell where no test was run

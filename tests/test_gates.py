@@ -88,9 +88,9 @@ def test_strong_mode_leaves_the_frozen_weights_unchanged(tiny_data):
     theta0 = model.init([torch.Generator().manual_seed(0)] * 2)
     before = {n: p.clone() for n, p in theta0.items()}
     g = GateConfig(method="gaussian", sweep="1e-4,1e-2", gate_iterations=40, gate_eval_every=20, gate_lr=0.05)
-    streams = gate_search.Draws(gate_search.BatchOrder([(0, 0)] * 2, len(tiny_data.x_train), 20, "cpu"),
-                                  torch.Generator().manual_seed(1), torch.Generator().manual_seed(2), 1e-3)
-    masks, result, start = gate_search.learn_gates(model, theta0, g.values, tiny_data, g, streams)
+    draws = gate_search.Draws(gate_search.BatchOrder([(0, 0)] * 2, len(tiny_data.x_train), 20, "cpu"),
+                              torch.Generator().manual_seed(1), torch.Generator().manual_seed(2), 1e-3)
+    masks, result, start = gate_search.learn_gates(model, theta0, g.values, tiny_data, g, draws)
     for n in before:
         assert torch.equal(theta0[n], before[n]) and torch.equal(start[n], before[n])
     assert all(m.dtype == torch.bool for m in masks.values())
@@ -154,7 +154,8 @@ def test_cost_seconds_are_left_blank_where_a_chain_crossed_devices(tmp_path, gat
     """A run resumed on a GPU: its seconds there do not add to the CPU's."""
     shutil.copytree(gated_run.path, tmp_path / "run", ignore=shutil.ignore_patterns(".lock"))
     unit = paths.unit_summary(tmp_path / "run", 1, 0)
-    store.write_json(unit, {**store.read_json(unit), "execution": {"device": "cuda (H100)", "stack": 8, "trials_together": 2}})
+    elsewhere = {"device": "cuda (H100)", "stack": 8, "trials_together": 2}
+    store.write_json(unit, {**store.read_json(unit), "execution": elsewhere})
     run = results.Run(tmp_path / "run")
     costs = run.costs()
     assert dict(zip(costs.level, costs.device.str.split().str[0])) == {0: "cpu", 1: "cuda", 2: "cpu"}
@@ -173,8 +174,11 @@ def test_killed_retraining_resumes_from_the_learned_masks(tmp_path, gated_run):
     gate_search.run(tmp_path / "run", GATE_SWEEPS[0], options())
     after = store.read_json(paths.unit_summary(mdir, 2, 0))
     assert paths.learned_masks(mdir, 0).stat().st_mtime_ns == plan_mtime  # masks not learned again
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "cost_seconds"} for r in rows]  # noqa: E731
-    assert strip(after["rows"]) == strip(before["rows"])
+
+    def untimed(rows: list[dict]) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "cost_seconds"} for r in rows]
+
+    assert untimed(after["rows"]) == untimed(before["rows"])
 
 
 def test_other_settings_on_a_finished_sweep_are_refused(gated_run):

@@ -64,10 +64,15 @@ def test_snip_is_abs_gradient_times_weight_normalised():
 
 def test_grasp_is_weight_times_hessian_gradient_product():
     params, (x, y) = net_params(2), batch(3)
-    p, xs, ys, t = as_numpy(params), x.flatten(1).double().numpy(), y.numpy(), 2.0
+    p = as_numpy(params)
+    xs, ys = x.flatten(1).double().numpy(), y.numpy()
+    t = 2.0  # GraSP's temperature
     g = hand_gradient(p, xs, ys, t)
     eps = 1e-5  # Hg by central differences of the hand gradient along g (ReLU's kinks are not crossed at this ε)
-    step = lambda s: {**p, **{f"{n}.weight": p[f"{n}.weight"] + s * eps * g[n] for n in g}}  # noqa: E731
+
+    def step(s: int) -> dict:
+        return {**p, **{f"{n}.weight": p[f"{n}.weight"] + s * eps * g[n] for n in g}}
+
     plus, minus = hand_gradient(step(1), xs, ys, t), hand_gradient(step(-1), xs, ys, t)
     raw = {n: p[f"{n}.weight"] * (plus[n] - minus[n]) / (2 * eps) for n in g}
     total = abs(sum(r.sum() for r in raw.values())) + 1e-10
@@ -89,8 +94,11 @@ def test_synflow_is_the_path_norm_gradient_and_ignores_data():
 
 def test_synflow_sweep_masks_do_not_depend_on_the_data(finished_run, tiny_data):
     cfg = InitConfig(method="synflow", levels="1,2", synflow_rounds=5)
-    make = lambda dataset: init_search.Search(finished_run.config, cfg, [1, 2], finished_run.path, dataset,  # noqa: E731
-                                              torch.device("cpu"), False)
+
+    def make(dataset) -> init_search.Search:
+        return init_search.Search(finished_run.config, cfg, [1, 2], finished_run.path, dataset, torch.device("cpu"),
+                                  False)
+
     search = make(finished_run.dataset)
     theta0 = search.model.init([search.streams.init(0)])
     shuffled = finished_run.dataset.to("cpu")

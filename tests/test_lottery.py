@@ -20,7 +20,7 @@ from lth.core.paths import PROJECT_ROOT
 from lth.core.seeds import generator
 from lth.engine import data, pruning, train
 from lth.runs import results, tables
-from lth.tickets import lottery
+from lth.tickets import execution, lottery
 
 CPU = torch.device("cpu")
 TRIALS = [0, 1]  # the shared run's trials
@@ -106,12 +106,13 @@ def test_reinit_control_shares_the_ticket_mask_with_fresh_weights(finished_run):
             assert s.loc[(t, "reinit"), layer_cols].tolist() == s.loc[(t, "ticket"), layer_cols].tolist()
         # Inside the stack the runner trains: same mask, different initial weights.
         members = lot.members(level, TRIALS)
-        params, stacked = lot.stack_for(level, members, TRIALS)
+        params = lot.starting_weights(level, members, TRIALS)
+        masks = lot.masks(level, members, TRIALS)
         for t in (0, 1):
             i = members.index(lottery.Member(t, "ticket", 0))
             j = members.index(lottery.Member(t, "reinit", 0))
-            for name in stacked:
-                assert torch.equal(stacked[name][i], stacked[name][j])
+            for name in masks:
+                assert torch.equal(masks[name][i], masks[name][j])
                 assert not torch.equal(params[f"{name}.weight"][i], params[f"{name}.weight"][j])
         curves = run.curves([level])
         ticket = curves[(curves.trial == 0) & (curves.arm == "ticket")].val_loss.to_numpy()
@@ -158,7 +159,7 @@ def test_survivors_are_rewound_to_theta0(finished_run):
         assert torch.equal(rewind[n], p)
     for level in (0, 1, 2):
         members = lot.members(level, TRIALS)
-        params, _ = lot.stack_for(level, members, TRIALS)
+        params = lot.starting_weights(level, members, TRIALS)
         for i, m in enumerate(members):
             if m.arm in ("ticket", "random_prune", "one_shot"):
                 for n in theta0:
@@ -227,12 +228,13 @@ def test_late_rewinding_rewinds_to_the_dense_weights_at_iteration_k(tmp_path):
         np.testing.assert_allclose(plan[f"rewind/{n}"], p[0].numpy(), rtol=0, atol=1e-6)
         assert not np.allclose(plan[f"rewind/{n}"], theta0[n][0].numpy())  # not the initialisation
         torch.testing.assert_close(rewind[n][0], torch.from_numpy(plan[f"rewind/{n}"]))
-    params, _ = lot.stack_for(1, lot.members(1, [0]), [0])
+    params = lot.starting_weights(1, lot.members(1, [0]), [0])
     for n in theta0:
         torch.testing.assert_close(params[n][0], rewind[n][0], rtol=0, atol=0)
 
 
-def test_grouping_and_stack_size_change_numbers_only_by_amplified_rounding(finished_run, tmp_path, monkeypatch):
+def test_execution_settings_and_stack_size_change_numbers_only_by_amplified_rounding(finished_run, tmp_path,
+                                                                                    monkeypatch):
     """One trial at a time, in stacks of 3 models (so a level of 4 splits 3 + 1), vs the shared run."""
     monkeypatch.setattr(devices, "CPU_FC_STACK", 3)
     run_dir = lottery.run(finished_run.config, tmp_path, options(trials_together=1))
@@ -246,7 +248,7 @@ def test_grouping_and_stack_size_change_numbers_only_by_amplified_rounding(finis
     a = finished_run.run.curves().sort_values(order, ignore_index=True)
     b = results.Run(run_dir).curves().sort_values(order, ignore_index=True)
     # Another stack size sums batched products in another order; 100 Adam steps amplify that rounding,
-    # which is why a run keeps its grouping (execution.json) to resume bit for bit.
+    # which is why a run keeps its execution settings (execution.json) to resume bit for bit.
     pd.testing.assert_frame_equal(a, b, check_exact=False, atol=5e-3, rtol=1e-2)
 
 
@@ -313,7 +315,7 @@ def test_cancel_stops_after_a_level_and_the_run_resumes(tmp_path, monkeypatch):
     def run_level_then_cancel(self, level, trials):
         real_run_level(self, level, trials)
         if level == 0:
-            lottery.cancel(self.run_dir)
+            execution.cancel(self.run_dir)
 
     monkeypatch.setattr(lottery.Lottery, "run_level", run_level_then_cancel)
     with pytest.raises(train.Cancelled):
@@ -383,7 +385,7 @@ def test_a_killed_run_resumes_to_the_same_numbers(tmp_path):
 # each level also takes 0.5 s longer, so that the two processes surely overlap.
 SPY = """
 import os, sys, time
-from lth.cli import commands as cli
+from lth import cli
 from lth.tickets import lottery
 
 def note(event):

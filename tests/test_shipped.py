@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lth.cli import commands as cli
+from lth import cli
+from lth.cli.flags import run_config
 from lth.core import paths, store
 from lth.report import paper
 from lth.runs import results, tables
@@ -38,7 +39,7 @@ def test_there_are_shipped_runs():
 @pytest.mark.parametrize("run_dir", RUNS, ids=lambda p: p.parent.name)
 def test_readme_command_produces_this_run(run_dir: Path):
     """One of the folder's README commands (a folder may hold runs that differ in a flag) makes this run id."""
-    made = {cli.run_config(cli.build_parser().parse_args(argv)).run_id: argv
+    made = {run_config(cli.build_parser().parse_args(argv)).run_id: argv
             for argv in _readme_commands(run_dir.parent / "README.md", "run")}
     assert run_dir.name in made, f"no command in {run_dir.parent / 'README.md'} makes run {run_dir.name}"
     args = cli.build_parser().parse_args(made[run_dir.name])
@@ -99,6 +100,7 @@ def test_show_gate_table_keeps_its_numbers_with_sweep_points():
     gates = tables.gate_table(results.Run(results.resolve(str(SHIPPED / "lenet-mnist"), SHIPPED)))
     rows = gates.set_index(["arm", "point"])
     for key, (pct, acc, level) in GATE_CELLS.items():
-        assert (round(rows.percent_remaining[key], 2), round(rows.accuracy[key], 2), rows.imp_level[key]) == (pct, acc, level)
+        shown = (round(rows.percent_remaining[key], 2), round(rows.accuracy[key], 2), rows.imp_level[key])
+        assert shown == (pct, acc, level)
     # IMP's side is over the gate sweeps' own trial (0), not the pruning-at-init sweeps' trials 0-1
     assert round(rows.imp_accuracy[("cs", 1)], 2) == 98.23

@@ -10,17 +10,17 @@ import pytest
 import torch
 from helpers import generators
 
-from lth.cli import commands as cli
+from lth import cli
 from lth.core import paths, store
 from lth.core.config import Config, ConfigError, DataConfig, TrainingConfig
 from lth.engine import data, models, pruning, slimming, train
 from lth.runs import results, tables
-from lth.tickets import lottery
+from lth.tickets import execution, lottery
 
-TINY = dict(dataset="synthetic", synthetic_shape="1x12x12", synthetic_train=400, validation_size=100, synthetic_test=100,
-            model="vgg6_w8", optimizer="sgd", lr=0.05, iterations=20, eval_every=10, batch_size=32, levels=2,
-            slimming=True, random_prune=0, one_shot=False, strategy="global", global_layers="conv",
-            slim_rate=0.3, slim_l1=1e-3)
+TINY = dict(dataset="synthetic", synthetic_shape="1x12x12", synthetic_train=400, validation_size=100,
+            synthetic_test=100, model="vgg6_w8", optimizer="sgd", lr=0.05, iterations=20, eval_every=10,
+            batch_size=32, levels=2, slimming=True, random_prune=0, one_shot=False, strategy="global",
+            global_layers="conv", slim_rate=0.3, slim_l1=1e-3)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,8 @@ def test_the_threshold_removes_the_expected_share_of_channels():
     """rate x the channels left (rounded half up), the smallest |γ| over all prunable layers together, channels
     already removed stay removed, and every layer keeps its largest channel."""
     model = models.build("vgg6_w8", (1, 12, 12))
-    sizes = {n: next(layer for layer in model.layers if layer.name == n).weight_shape[0] for n in model.prunable_channels()}
+    widths = {layer.name: layer.weight_shape[0] for layer in model.layers}
+    sizes = {n: widths[n] for n in model.prunable_channels()}
     g = torch.Generator().manual_seed(3)
     params = {f"{n}.scale": torch.randn(2, c, generator=g) for n, c in sizes.items()}
     params["conv6.scale"][1] = -1e-3 * torch.arange(1, sizes["conv6"] + 1)  # model 1: one layer all tiny
@@ -127,7 +128,7 @@ def test_slimming_needs_a_batch_norm_network(capsys, tmp_path):
 def slim_run(tmp_path_factory):
     config = Config().override(**TINY)
     runs = tmp_path_factory.mktemp("slim_runs")
-    run_dir = lottery.run(config, runs, lottery.RunOptions(device="cpu", progress=False))
+    run_dir = lottery.run(config, runs, execution.RunOptions(device="cpu", progress=False))
     return config, run_dir
 
 
@@ -147,7 +148,8 @@ def test_each_slimming_arm_trains_with_the_fine_tuned_chains_channels(slim_run):
         before = store.read_masks(paths.unit_masks(run_dir, level - 1, 0))
         prev_mask = before[("slim_finetune", 0, 0)]
         prev = {n: torch.from_numpy(m[None]) for n, m in prev_mask.items()}
-        tuned = {n: torch.from_numpy(v[None]) for n, v in store.read_npz(paths.unit_slim_weights(run_dir, level - 1, 0)).items()}
+        saved = store.read_npz(paths.unit_slim_weights(run_dir, level - 1, 0))
+        tuned = {n: torch.from_numpy(v[None]) for n, v in saved.items()}
         expected = slimming.next_channels(model, tuned, slimming.channels_of(model, prev), config.pruning.slim_rate)
         for n, c in expected.items():
             assert rows.loc["slim_finetune", f"channels:{n}"] == int(c.sum()), (level, n)
@@ -165,7 +167,8 @@ def test_the_fine_tuned_arm_starts_from_its_own_trained_weights(slim_run):
     config, run_dir = slim_run
     job = lottery.Lottery(config, run_dir, data.load(config.data, "unused"), torch.device("cpu"), show_progress=False)
     members = job.members(1, [0])
-    params, masks = job.stack_for(1, members, [0])
+    params = job.starting_weights(1, members, [0])
+    masks = job.masks(1, members, [0])
     saved = store.read_npz(paths.unit_slim_weights(run_dir, 0, 0))
     theta0 = job.theta0([0])
     row = {m.arm: i for i, m in enumerate(members)}

@@ -18,7 +18,7 @@ from lth.core.stability_config import StabilityConfig
 from lth.engine.train import Cancelled, evaluate
 from lth.runs import barriers as readback
 from lth.runs import results
-from lth.tickets import records, stability
+from lth.tickets import execution, stability
 
 FORKS = StabilityConfig(levels="0,2", rewinds="0,50", masks="ticket,reinit", points=5, train_eval_examples=200)
 
@@ -28,7 +28,7 @@ def copy_of(run, folder):
 
 
 def analysis(path, run, scfg=FORKS) -> stability.Analysis:
-    return stability.Analysis(run.config, scfg, scfg.pairs(run.config), paths.stability_dir(path), run.dataset,
+    return stability.Analysis(run.config, scfg, scfg.forks(run.config), paths.stability_dir(path), run.dataset,
                               torch.device("cpu"), False)
 
 
@@ -63,7 +63,7 @@ def test_copies_with_the_same_data_order_have_a_barrier_of_exactly_zero(finished
     monkeypatch.setattr(stability.Analysis, "copy_order", lambda self, trial, copy: ("one order for both", trial))
     a = analysis(copy_of(finished_run, tmp_path), finished_run)
     final, _ = a.train(0)
-    for p in range(len(a.pairs)):
+    for p in range(len(a.forks)):
         copy_a, copy_b = ({n: v[2 * p + i:2 * p + i + 1] for n, v in final.items()} for i in (0, 1))
         assert all(torch.equal(copy_a[n], copy_b[n]) for n in copy_a)
         line = a.path(copy_a, copy_b)
@@ -90,7 +90,7 @@ def test_copies_follow_the_runs_own_order_until_the_fork():
 def test_a_killed_analysis_resumes_to_identical_numbers(finished_run, analysed, tmp_path, monkeypatch):
     path = copy_of(finished_run, tmp_path)
     calls = iter(range(10**6))
-    monkeypatch.setattr(records.Progress, "cancelled", lambda self: next(calls) == 1)  # killed after 100 iterations
+    monkeypatch.setattr(execution.Progress, "cancelled", lambda self: next(calls) == 1)  # killed after 100 iterations
     with pytest.raises(Cancelled):
         stability.run(path, FORKS, options())
     assert store.read_status(paths.stability_dir(path))["state"] == "cancelled"
@@ -135,8 +135,9 @@ def test_show_prints_and_export_draws_the_analysis(analysed, tmp_path):
     from lth.report import export
 
     names = {c.name for c in export.stability_charts(results.Run(analysed), "")}
-    assert names == {"stability_barrier_vs_k", "stability_barrier_vs_sparsity", "stability_path_test_error_ticket_level0",
-                     "stability_path_test_error_ticket_level2", "stability_path_test_error_reinit_level2"}
+    assert names == {"stability_barrier_vs_k", "stability_barrier_vs_sparsity",
+                     "stability_path_test_error_ticket_level0", "stability_path_test_error_ticket_level2",
+                     "stability_path_test_error_reinit_level2"}
 
 
 def test_a_damaged_path_leaves_only_its_chart_out_of_the_export(analysed, tmp_path):
@@ -154,19 +155,19 @@ def test_a_late_rewinding_runs_ticket_forks_from_its_rewind_point(tmp_path):
     from helpers import SMALL
 
     from lth.core import config
-    from lth.core.stability_config import Pair
+    from lth.core.stability_config import Fork
     from lth.engine import data
     from lth.tickets import lottery
 
     cfg = config.preset("synthetic").override(**{**SMALL, "trials": 1, "levels": 1, "rewind_iteration": 30})
     path = lottery.run(cfg, tmp_path, options())
     scfg = StabilityConfig(levels="0,1", rewinds="0,20", masks="ticket,reinit", points=3, train_eval_examples=200)
-    a = stability.Analysis(cfg, scfg, scfg.pairs(cfg), paths.stability_dir(path), data.load(cfg.data, "unused"),
+    a = stability.Analysis(cfg, scfg, scfg.forks(cfg), paths.stability_dir(path), data.load(cfg.data, "unused"),
                            torch.device("cpu"), False)
     theta0 = a.model.init([a.streams.init(0)])
     plan = store.read_npz(paths.plan_file(path, 0))
-    ticket, mask = a.start(Pair("ticket", 1, 0), 0)
-    dense, _ = a.start(Pair("ticket", 0, 0), 0)
+    ticket, mask = a.start(Fork("ticket", 1, 0), 0)
+    dense, _ = a.start(Fork("ticket", 0, 0), 0)
     for n in theta0:
         assert torch.equal(ticket[n][0], torch.from_numpy(plan[f"rewind/{n}"]))
         assert torch.equal(dense[n], theta0[n])
@@ -188,9 +189,10 @@ def batch_norm_run(tmp_path_factory):
                                synthetic_test=100, model="vgg6_w8", optimizer="sgd", lr=0.05, iterations=20,
                                eval_every=10, batch_size=32, levels=1, strategy="global", global_layers="conv",
                                random_prune=0, one_shot=False)
-    run_dir = lottery.run(config, tmp_path_factory.mktemp("bn_runs"), lottery.RunOptions(device="cpu", progress=False))
+    cpu = execution.RunOptions(device="cpu", progress=False)
+    run_dir = lottery.run(config, tmp_path_factory.mktemp("bn_runs"), cpu)
     scfg = StabilityConfig(levels="0,1", rewinds="0,10", masks="ticket,reinit", points=3, train_eval_examples=200)
-    stability.run(run_dir, scfg, lottery.RunOptions(device="cpu", progress=False))
+    stability.run(run_dir, scfg, cpu)
     return config, run_dir, scfg, data.load(config.data, "unused")
 
 
@@ -211,13 +213,15 @@ def test_batch_norm_running_averages_are_measured_afresh_along_the_path(batch_no
 
     forks = readback.summary(results.Run(run_dir))
     assert len(forks) == 6 and forks.test_barrier.notna().all()  # dense, ticket and reinit (level 1) at k = 0, 10
-    a = stability.Analysis(config, scfg, scfg.pairs(config), paths.stability_dir(run_dir), dataset,
+    a = stability.Analysis(config, scfg, scfg.forks(config), paths.stability_dir(run_dir), dataset,
                            torch.device("cpu"), False)
     final, _ = a.train(0)
     one, two = ({n: v[i:i + 1] for n, v in final.items()} for i in (0, 1))
     line = a.path(one, two)
-    ends = deep_models.reestimate_running_averages(model, {n: v[:2] for n, v in final.items()}, dataset.x_train[:200], 32)
+    both = {n: v[:2] for n, v in final.items()}
+    ends = deep_models.reestimate_running_averages(model, both, dataset.x_train[:200], 32)
     _, acc = evaluate(model, ends, dataset.x_test, dataset.y_test)
     assert line.test_error.iloc[[0, -1]].tolist() == pytest.approx((1 - acc).tolist(), abs=1e-6)
     same = a.path(one, one)
-    assert stability.barrier(same.test_error.to_numpy()) == 0.0 and stability.barrier(same.train_error.to_numpy()) == 0.0
+    assert stability.barrier(same.test_error.to_numpy()) == 0.0
+    assert stability.barrier(same.train_error.to_numpy()) == 0.0

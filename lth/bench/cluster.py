@@ -30,7 +30,7 @@ from ..cluster import execute as cluster
 from ..core import config as config_mod
 from ..core.config import ConfigError
 from ..runs import results
-from ..tickets import lottery
+from ..tickets import execution, lottery
 
 
 def bench_config(trials: int, levels: int, iterations: int, data_dir: Path) -> config_mod.Config:
@@ -47,14 +47,13 @@ def one(cfg: config_mod.Config, workers: int, data_dir: Path) -> tuple[float, pd
     """Seconds for the run on a fresh cluster of `workers` CPUs, and its result rows."""
     import ray
 
-    options = cluster.check("local", 1)
-    cluster.connect(options, local_cpus=workers)
+    cluster_opts = cluster.check("local", 1)
+    cluster.connect(cluster_opts, local_cpus=workers)
+    options = execution.RunOptions(data_dir=data_dir, device="cpu", progress=False, download=False, trials_together=1)
     try:
         with tempfile.TemporaryDirectory(prefix="lth-cluster-bench-") as runs:
             started = time.perf_counter()
-            run_dir = cluster.run(cfg, Path(runs), lottery.RunOptions(data_dir=data_dir, device="cpu",
-                                                                     progress=False, download=False,
-                                                                     trials_together=1), options)
+            run_dir = cluster.run(cfg, Path(runs), options, cluster_opts)
             seconds = time.perf_counter() - started
             rows = results.Run(run_dir).summary().sort_values(["level", "trial", "arm", "replicate"],
                                                               ignore_index=True)
@@ -77,8 +76,8 @@ def main(workers: list[int], trials: int, levels: int, iterations: int, data_dir
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="lth-cluster-bench-") as runs:
         started = time.perf_counter()
-        lottery.run(cfg, Path(runs), lottery.RunOptions(data_dir=data_dir, device="cpu", progress=False,
-                                                        download=False))
+        lottery.run(cfg, Path(runs), execution.RunOptions(data_dir=data_dir, device="cpu", progress=False,
+                                                          download=False))
         local = time.perf_counter() - started
     print(f"{'workers':>8} {'seconds':>9} {'speedup':>8}  numbers")
     measured, first_rows = {}, None

@@ -240,7 +240,9 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
     crows.append(("(c') torch.func.vmap, K=4", 4, vmap_way(conv2, cdata, 4, conv_its, reps)))
     _table(crows, cusual, cflops, ceiling)
 
-    train_rate = lambda k, counts, its, r: engine_way(lenet, data, k, its, r, counts)  # noqa: E731
+    def train_rate(k: int, counts: dict[str, int] | None, its: int, r: int) -> float:
+        return engine_way(lenet, data, k, its, r, counts)
+
     hours = bench_paper.paper_projection(lenet, device, train_rate, partial(eval_rate, lenet, data), reps, lenet_its)
     allocator = bench_protocol.allocator_rows() if device.type == "cpu" else None
     sparsity = bench_protocol.sparsity_rows(data, reps, max(5, lenet_its // 3))
@@ -250,13 +252,16 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
     deep = bench_protocol.deep_rows(device, reps, quick)
     step = {(r["model"], r["k"]): 1 / r["rate"] for r in deep}
     slim = {r["variant"]: r["dense_ms"] / r["ms"] for r in bench_protocol.slimming_rows(device, reps)}
-    summary = dict(best_k=best[1], lenet_model_it_s=round(best[2]), ceiling_fraction=round(best[2] * flops / 1e9 / ceiling, 3),
+    csr_vs_dense = sparsity[-1]["kernels_csr"] / sparsity[-1]["kernels_dense"]
+    summary = dict(best_k=best[1], lenet_model_it_s=round(best[2]),
+                   ceiling_fraction=round(best[2] * flops / 1e9 / ceiling, 3),
                    vs_usual=f"{best[2] / usual:.2f}x", single_vs_usual=f"{rows[1][2] / usual:.2f}x",
-                   projected_full_hours=round(hours["thin"], 2), projected_full_hours_test_every_100=round(hours["every"], 2),
+                   projected_full_hours=round(hours["thin"], 2),
+                   projected_full_hours_test_every_100=round(hours["every"], 2),
                    live_demo_s=round(live, 1) if live is not None else "n/a",
                    freed_memory_kept_vs_defaults=(f"{allocator['kept'][1] / allocator['defaults'][1]:.2f}x"
                                                   if allocator else "n/a"),
-                   csr_vs_dense_kernels_at_1_9pct=f"{sparsity[-1]['kernels_csr'] / sparsity[-1]['kernels_dense']:.2f}x",
+                   csr_vs_dense_kernels_at_1_9pct=f"{csr_vs_dense:.2f}x",
                    resnet18_step_s=round(step[("resnet18", 1)], 3), vgg19_step_s=round(step[("vgg19", 1)], 3),
                    resnet18_k2_vs_k1=f"{step[('resnet18', 1)] / step[('resnet18', 2)]:.2f}x",
                    vgg19_unstructured10_speedup=f"{slim['unstructured, 10% of weights']:.2f}x",

@@ -35,7 +35,7 @@ from ..core.seeds import generator
 from ..engine import models, pruning
 from ..engine.data import Dataset
 from ..engine.train import Stack
-from ..tickets import lottery
+from ..tickets import execution, lottery
 
 DENSITIES = (1.0, 0.211, 0.070, 0.019)  # the paper's labels 100, 21.1, 7.0 and 1.9% (levels 0, 7, 12, 18)
 
@@ -118,7 +118,7 @@ def live_demo_seconds(data_dir: Path, device: str) -> float | None:
         return None
     config = preset("lenet-mnist-live")
     with tempfile.TemporaryDirectory() as runs:
-        options = lottery.RunOptions(data_dir=Path(data_dir), device=device, progress=False)
+        options = execution.RunOptions(data_dir=Path(data_dir), device=device, progress=False)
         started = time.perf_counter()
         lottery.run(config, Path(runs), options)
         seconds = time.perf_counter() - started
@@ -185,8 +185,8 @@ def slimming_rows(device: torch.device, reps: int) -> list[dict]:
     print("\n9. Inference, VGG-19 on 32x32x3, batch 64: what unstructured and structured pruning save")
     print(f"   {'network':<32} {'stored params':>13} {'x fewer FLOPs':>14} {'ms':>8} {'dense ms':>9} {'x faster':>9}")
     for r in rows:
-        print(f"   {r['variant']:<32} {r['params']:>13,} {r['flops_ratio']:>13.2f}x {r['ms']:>8.1f} {r['dense_ms']:>9.1f} "
-              f"{r['dense_ms'] / r['ms']:>8.2f}x")
+        print(f"   {r['variant']:<32} {r['params']:>13,} {r['flops_ratio']:>13.2f}x {r['ms']:>8.1f} "
+              f"{r['dense_ms']:>9.1f} {r['dense_ms'] / r['ms']:>8.2f}x")
     return rows
 
 

@@ -16,17 +16,20 @@ def add_commands(sub) -> None:
 
     cb = sub.add_parser("cluster-bench", help="a multi-trial LeNet run on a one-machine Ray cluster of 1, then 2, "
                                               "worker processes: the speedup (a benchmark, not a test)")
-    cb.add_argument("--workers", default="1,2", help="worker counts to compare, comma-separated (the first is the base)")
+    cb.add_argument("--workers", default="1,2",
+                    help="worker counts to compare, comma-separated (the first is the base)")
     cb.add_argument("--trials", type=int, default=2, help="trials, each its own chain of tasks")
     cb.add_argument("--levels", type=int, default=1, help="pruning levels after the dense level 0")
     cb.add_argument("--iterations", type=int, default=2000, help="training iterations per level")
     cb.add_argument("--data-dir", type=Path, default=None,
                     help="where mnist.npz is (default $LTH_DATA_DIR or data/); random MNIST-shaped data without it")
 
-    migrate = sub.add_parser("migrate", help="bring runs written by earlier versions to today's layout (numbers unchanged)")
+    migrate = sub.add_parser("migrate",
+                             help="bring runs written by earlier versions to today's layout (numbers unchanged)")
     migrate.add_argument("folders", nargs="+", type=Path, help="run folders, or folders holding runs")
 
-    bench = sub.add_parser("bench", help="measure training speed: the usual way vs the engine (a benchmark, not a test)")
+    bench = sub.add_parser("bench",
+                           help="measure training speed: the usual way vs the engine (a benchmark, not a test)")
     bench.add_argument("--device", default="auto", choices=devices.CHOICES)
     bench.add_argument("--quick", action="store_true", help="fewer repetitions; under a minute")
     bench.add_argument("--data-dir", type=Path, default=None,

@@ -1,19 +1,19 @@
 """Experiments fanned out over a Ray cluster: `--cluster ADDRESS` on `lth run`, `gates`, `prune-init`, `stability`.
 
-Trials are chains (a level needs the previous level's mask), so each group of trials that trains together goes
-through its levels in order, one task at a time, while the other groups' tasks run beside it on other workers.
+Trials are chains (a level needs the previous level's mask), so each cohort of trials that trains together goes
+through its levels in order, one task at a time, while the other cohorts' tasks run beside it on other workers.
 A sweep's trials are independent: one task each. Each task asks for `--cluster-cpus` CPUs, and for a GPU where
 the cluster has them.
 
 Workers need no shared disk. A task receives, as bytes, the files its unit reads (the run's config and
-grouping; the previous level's masks and the trial's plan), recreates them in a scratch folder, computes there
+execution settings; the previous level's masks and the trial's plan), recreates them in a scratch folder, computes there
 exactly what a local run computes, and returns the files it wrote. The driver (this process) writes them into the
 run folder as a local run would: the same files, each atomic, every unit's summary.json last. So a killed driver
 resumes with only the missing units, and a task whose worker died is simply run again by Ray (`max_retries`).
 
-The numbers equal a local run's when the grouping is the same: the run's saved stack size, trials together and,
-on a CPU, thread count (lth.tickets.lottery.grouping). The driver asks a worker for that grouping once, before the
-first task, and keeps it in the run's execution.json, where a local resume finds it too.
+The numbers equal a local run's when the execution settings are the same: the run's saved stack size, trials
+together and, on a CPU, thread count (lth.tickets.execution.settings). The driver asks a worker for those settings
+once, before the first task, and keeps them in the run's execution.json, where a local resume finds them too.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from typing import Callable
 
 import torch
 
-from ..core import paths, store, sweeps
+from ..core import paths, store
 from ..core.config import Config, ConfigError
-from ..engine import data as data_mod
-from ..tickets import lottery, records
+from ..tickets import execution, lottery
 from .tasks import Driver, Step, arrays_of, probe, tree, worker_device
 
 log = logging.getLogger("lth")
@@ -92,14 +91,15 @@ def connect(options: ClusterOptions, local_cpus: int | None = None):
     env = {"py_modules": [str(PACKAGE)], "env_vars": {"PYTHONWARNINGS": "ignore"}}
     try:
         if options.address == LOCAL:
-            ray.init(address="local", num_cpus=local_cpus, runtime_env=env, log_to_driver=False, include_dashboard=False,
-                     logging_level=logging.ERROR)
+            ray.init(address="local", num_cpus=local_cpus, runtime_env=env, log_to_driver=False,
+                     include_dashboard=False, logging_level=logging.ERROR)
         else:
             ray.init(address=options.address, runtime_env=env, log_to_driver=False, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise ConfigError(f"--cluster={options.address}: the Ray cluster there did not take this driver ({err}); "
                           "a cluster with token authentication (Ray's default for `ray start` since 2.59) needs "
-                          "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (`ray get-auth-token` on its head) here too") from None
+                          "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN (`ray get-auth-token` on its head) here "
+                          "too") from None
     return ray
 
 
@@ -122,33 +122,42 @@ def _lottery(config: Config, root: Path, dataset, device) -> lottery.Lottery:
     return lottery.Lottery(config, root, dataset, device, show_progress=False)
 
 
-def _level(level: int, trials: list[int], job: lottery.Lottery) -> None:
-    job.run_level(level, trials)
+def _level(level: int, trials: list[int], imp: lottery.Lottery) -> None:
+    imp.run_level(level, trials)
 
 
-def run(config: Config, runs_dir: Path, options: lottery.RunOptions, cluster: ClusterOptions) -> Path:
+def run(config: Config, runs_dir: Path, options: execution.RunOptions, cluster: ClusterOptions) -> Path:
     """`lth run --cluster`: the run of `config` computed (or finished, or just opened) on a Ray cluster."""
     ray = connect(cluster)
-    run_dir, dataset = lottery.open_run(config, runs_dir, options, torch.device("cpu"))
+    run_dir, dataset = execution.open_run(config, runs_dir, options, torch.device("cpu"))
     device = ray.get(ray.remote(worker_device).options(num_cpus=0).remote(options.device))
-    saved = store.read_execution(run_dir)
-    if device not in saved and not store.is_complete(run_dir, config):
+
+    def probed() -> tuple[dict, str]:
+        """The execution settings a worker chooses for a new run (on a CPU, with --cluster-cpus threads)."""
         threads = {"threads": cluster.cpus} if device == "cpu" else {}
         resources = ray.cluster_resources()
         slots = int(resources.get("GPU", 0) if device == "cuda" else resources.get("CPU", 0) // cluster.cpus)
-        chosen, why = ray.get(ray.remote(probe).options(num_cpus=cluster.cpus).remote(
-            config, dataset.input_shape, dataset.num_classes, device, options.trials_together, slots))
-        saved[device] = {**chosen, **threads}
-        store.write_json(paths.execution_file(run_dir), saved)
+        remote = ray.remote(probe).options(num_cpus=cluster.cpus)
+        chosen, why = ray.get(remote.remote(config, dataset.input_shape, dataset.num_classes, device,
+                                            options.trials_together, slots))
         log.info("the cluster runs %d task(s) at once; its %s workers train up to K=%d models at once (%s), "
                  "%d trial(s) per task", slots, device, chosen["stack"], why, chosen["trials_together"])
+        return {**chosen, **threads}, why
 
-    def body() -> None:
-        plan = lottery.Lottery(config, run_dir, dataset, torch.device(device), options.progress)
-        todo = set(plan.todo())
+    threads = None
+    if not store.is_complete(run_dir, config):
+        threads = execution.kept_settings(run_dir, device, probed)[0].get("threads")
+
+    def imp() -> lottery.Lottery | None:
+        if store.is_complete(run_dir, config):
+            return None
+        return lottery.Lottery(config, run_dir, dataset, torch.device(device), options.progress)
+
+    def execute(work: lottery.Lottery) -> None:
+        todo = set(work.todo())
         per_level = config.training.iterations
         chains = []
-        for trials in plan.groups():
+        for trials in work.cohorts():
             chain = []
             for level in range(config.experiment.levels + 1):
                 pending = [t for t in trials if (level, t) in todo]
@@ -156,13 +165,12 @@ def run(config: Config, runs_dir: Path, options: lottery.RunOptions, cluster: Cl
                     inputs = partial(_level_inputs, run_dir, level, pending)
                     chain.append(Step(f"level {level}, trials {pending}", partial(_lottery, config),
                                       partial(_level, level, pending), inputs,
-                                      len(plan.members(level, pending)) * per_level, level))
+                                      len(work.members(level, pending)) * per_level, level))
             chains.append(chain)
-        driver = Driver(ray, cluster.cpus, run_dir, run_dir, arrays_of(dataset), device,
-                        saved[device].get("threads"))
-        driver.run(chains, [paths.config_file(run_dir), paths.execution_file(run_dir)], plan.progress)
+        driver = Driver(ray, cluster.cpus, run_dir, run_dir, arrays_of(dataset), device, threads)
+        driver.run(chains, [paths.config_file(run_dir), paths.execution_file(run_dir)], work.progress)
 
-    return lottery.compute(config, run_dir, torch.device(device), body)
+    return execution.compute(run_dir, torch.device(device), imp, execute)
 
 
 def _level_inputs(run_dir: Path, level: int, trials: list[int]) -> list[Path]:
@@ -178,30 +186,32 @@ def _sweep_job(factory: Callable, rel: Path, root: Path, dataset, device):
     return factory(root / rel, dataset, device, False)
 
 
-def _trial(trial: int, search: records.Sweep) -> None:
+def _trial(trial: int, search: execution.Sweep) -> None:
     search.run_trial(trial)
 
 
-def run_sweep(job: records.SweepJob, options: lottery.RunOptions, cluster: ClusterOptions) -> Path:
+def run_sweep(job: execution.SweepJob, options: execution.RunOptions, cluster: ClusterOptions) -> Path:
     """`lth gates / prune-init / stability --cluster`: a sweep's trials as tasks, side by side."""
     ray = connect(cluster)
-    dataset = data_mod.load(job.config.data, options.data_dir, "cpu", options.download)
-    mdir = sweeps.create(job.run_dir, job.spec)
+    mdir, dataset = execution.open_sweep(job, options, "cpu")
     device = ray.get(ray.remote(worker_device).options(num_cpus=0).remote(options.device))
     rel = mdir.relative_to(job.run_dir)
     methods = paths.methods_root(job.run_dir).relative_to(job.run_dir)
     # every task reads the IMP run (not its other sweeps) and the sweep's settings; each trial its own plan
     common = tree(job.run_dir, lambda f: methods in f.parents) + [paths.method_file(mdir)]
 
-    def execute(search: records.Sweep) -> None:
+    def execute(search: execution.Sweep) -> None:
         per_trial = search.progress.total // max(1, len(search.todo()))
         chains = [[Step(f"trial {t}", partial(_sweep_job, job.factory, rel), partial(_trial, t),
                         partial(_trial_inputs, mdir, t), per_trial)] for t in search.todo()]
-        Driver(ray, cluster.cpus, mdir, job.run_dir, arrays_of(dataset), device,
-               cluster.cpus if device == "cpu" else None).run(chains, common, search.progress)
+        threads = cluster.cpus if device == "cpu" else None
+        driver = Driver(ray, cluster.cpus, mdir, job.run_dir, arrays_of(dataset), device, threads)
+        driver.run(chains, common, search.progress)
 
-    return records.compute_sweep(mdir, torch.device(device),
-                                 lambda: job.factory(mdir, dataset, torch.device("cpu"), options.progress), execute)
+    def search() -> execution.Sweep:
+        return job.factory(mdir, dataset, torch.device("cpu"), options.progress)
+
+    return execution.compute(mdir, torch.device(device), search, execute)
 
 
 def _trial_inputs(mdir: Path, trial: int) -> list[Path]:

@@ -1,5 +1,5 @@
-"""The pieces of `--cluster` (lth.cluster.execute): the files a task receives and returns, what runs on a worker, and the
-driver that keeps one task in flight per chain and lands each task's files in the run folder as they end."""
+"""The pieces of `--cluster` (lth.cluster.execute): the files a task receives and returns, what runs on a worker,
+and the driver that keeps one task in flight per chain and lands each task's files in the run folder as they end."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ..core.config import Config
 from ..engine import data as data_mod
 from ..engine import models
 from ..engine.train import Cancelled
-from ..tickets import lottery, records
+from ..tickets import execution, lottery
 
 log = logging.getLogger("lth")
 
@@ -54,12 +54,14 @@ def land(folder: Path, files: dict[str, bytes]) -> None:
 
 
 # --- on a worker ------------------------------------------------------------------------
-class Relay(records.Progress):
+class Relay(execution.Progress):
     """A task's progress, sent to the driver's tally at most once a second (no terminal, no shared status)."""
 
     def __init__(self, scratch: Path, tally, key: str):
         super().__init__(scratch, 0, show=False)
-        self.tally, self.key, self.sent = tally, key, 0.0
+        self.tally = tally
+        self.key = key
+        self.sent = 0.0
 
     def add(self, step: int, iteration: int | None = None) -> None:
         self.done += step
@@ -68,36 +70,37 @@ class Relay(records.Progress):
             self.sent = time.time()
 
 
-def task(make: Callable, work: Callable, common: dict[str, bytes], files: dict[str, bytes], arrays: dict,
+def task(make: Callable, run: Callable, common: dict[str, bytes], files: dict[str, bytes], arrays: dict,
          device: str, threads: int | None, key: str, tally) -> dict[str, bytes]:
-    """One unit of work in a scratch folder: the files it wrote (or changed), relative to the run folder."""
+    """One task in a scratch folder: `make` builds the work there (lth.tickets.execution.Work), `run` computes
+    its part; returns the files it wrote (or changed), relative to the run folder."""
     tally.began.remote(key)
     if threads and device == "cpu":
         torch.set_num_threads(threads)
     scratch = Path(tempfile.mkdtemp(prefix="lth-task-"))
     try:
-        run = scratch / "run"
+        folder = scratch / "run"
         given = {**common, **files}
-        unpack(run, given)
+        unpack(folder, given)
         target = devices.resolve(device)
-        dataset = data_mod.Dataset(**{k: torch.from_numpy(v.copy()) if hasattr(v, "shape") else v
-                                      for k, v in arrays.items()}).to(target)
-        job = make(run, dataset, target)
-        job.progress = Relay(run, tally, key)
-        work(job)
-        return {rel: blob for rel, blob in pack(run, tree(run)).items() if given.get(rel) != blob}
+        tensors = {k: torch.from_numpy(v.copy()) if hasattr(v, "shape") else v for k, v in arrays.items()}
+        dataset = data_mod.Dataset(**tensors).to(target)
+        work = make(folder, dataset, target)
+        work.progress = Relay(folder, tally, key)
+        run(work)
+        return {rel: blob for rel, blob in pack(folder, tree(folder)).items() if given.get(rel) != blob}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 def probe(config: Config, input_shape, classes: int, device: str, trials_together: int | None, slots: int
           ) -> tuple[dict, str]:
-    """On a worker: the grouping a new run would take there, and why. Unless --trials-together says otherwise,
-    the trials spread over the cluster's `slots` (tasks it runs at once) before they share a stack."""
+    """On a worker: the execution settings a new run would take there, and why. Unless --trials-together says
+    otherwise, the trials spread over the cluster's `slots` (tasks it runs at once) before they share a stack."""
     model = models.build(config.model.model, input_shape, classes)
     per_trial = len(lottery.members(config, 1, [0]))
-    chosen, why = lottery.grouping(model, devices.resolve(device), config.training.batch_size, per_trial,
-                                   trials_together)
+    chosen, why = execution.settings(model, devices.resolve(device), config.training.batch_size, per_trial,
+                                     trials_together)
     if trials_together is None:
         spread = math.ceil(config.experiment.trials / max(1, slots))
         chosen["trials_together"] = max(1, min(chosen["trials_together"], spread))
@@ -131,10 +134,10 @@ class Tally:
 # --- the driver -------------------------------------------------------------------------
 @dataclass
 class Step:
-    """One task: its key, how the worker builds the job and what it runs, the files it reads, its size."""
+    """One task: its key, how the worker builds the work and what it runs of it, the files it reads, its size."""
     key: str
     make: Callable
-    work: Callable
+    run: Callable
     inputs: Callable[[], list[Path]]  # read when the task starts: a level's inputs exist only once the last ends
     model_iterations: int
     level: int = 0
@@ -143,8 +146,11 @@ class Step:
 class Driver:
     def __init__(self, ray, cpus: int, folder: Path, root: Path, arrays: dict, device: str,
                  threads: int | None):
-        self.ray, self.folder, self.root = ray, folder, root
-        self.device, self.threads = device, threads
+        self.ray = ray
+        self.folder = folder  # the run's or sweep's folder: its status
+        self.root = root  # where the tasks' files land (the run folder)
+        self.device = device
+        self.threads = threads
         gpus = ray.cluster_resources().get("GPU", 0) > 0 and device == "cuda"
         self.remote = ray.remote(task).options(num_cpus=cpus, num_gpus=1 if gpus else 0,
                                                max_retries=RETRIES, retry_exceptions=False)
@@ -156,21 +162,24 @@ class Driver:
         self.tally = ray.remote(Tally).options(num_cpus=0, scheduling_strategy=here, max_restarts=-1,
                                                max_task_retries=-1).remote()
 
-    def run(self, chains: list[list[Step]], common: list[Path], progress: records.Progress) -> None:
+    def run(self, chains: list[list[Step]], common: list[Path], progress: execution.Progress) -> None:
         """Each chain's steps in order, the chains side by side; files written as tasks end."""
         common_ref = self.ray.put(pack(self.root, common))
-        queues, flying = [iter(c) for c in chains], {}
+        queues = [iter(c) for c in chains]
+        flying = {}  # task -> (its chain, its step)
 
         def launch(i: int) -> None:
             step = next(queues[i], None)
             if step is not None:
-                ref = self.remote.remote(step.make, step.work, common_ref, pack(self.root, step.inputs()), self.arrays,
+                ref = self.remote.remote(step.make, step.run, common_ref, pack(self.root, step.inputs()), self.arrays,
                                          self.device, self.threads, step.key, self.tally)
                 flying[ref] = (i, step)
 
         for i in range(len(chains)):
             launch(i)
-        finished, again, nodes = 0, 0, self.alive()
+        finished = 0  # model-iterations of the tasks landed
+        again = 0  # tasks run again so far
+        nodes = self.alive()
         try:
             while flying:
                 ready, _ = self.ray.wait(list(flying), num_returns=1, timeout=1.0)

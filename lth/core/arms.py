@@ -5,7 +5,7 @@ IMP's ticket, its controls, the masks learned by gradient descent. Each is
 declared here with everything the rest of the code asks about it: its label
 and colour on every chart, its kind, whether its curve starts at the dense
 network, which weights it starts from, how its mask is made, and (for the arms
-an IMP run trains) how many models of it a config asks for. Every other module
+an IMP run trains) how many control copies of it a config asks for. Every other module
 asks this registry; adding an arm is one `register` call plus its mask
 function (`lth.tickets.masks`).
 
@@ -43,7 +43,8 @@ class Arm:
     from_dense: bool = False  # its curve starts at another arm's level 0 (`dense_arm`'s), which it does not train
     dense_arm: str = "ticket"
     stores_mask: bool = True  # False: its mask is another arm's (reinit uses the ticket's) and is not stored twice
-    count: Callable[[ExperimentConfig], int] | None = None  # models per trial and level in an IMP run; None: a method's
+    copies: Callable[[ExperimentConfig], int] | None = None  # its control copies per trial and level in an IMP run
+    # (one for an arm drawn once); None: a method's arm
     method: str = ""  # the gradient method that learns it (lth gates --method)
     marker: str = "circle"
     dash: str = "solid"  # line style on the sparsity charts (a run comparison's own style wins)
@@ -70,7 +71,7 @@ def get(name: str) -> Arm | None:
 
 def in_run(config: Config) -> tuple[str, ...]:
     """The arms an IMP run of `config` trains, in registry order."""
-    return tuple(a.name for a in REGISTRY.values() if a.count is not None and a.count(config.experiment) > 0)
+    return tuple(a.name for a in REGISTRY.values() if a.copies is not None and a.copies(config.experiment) > 0)
 
 
 def of_kind(*kinds: str) -> tuple[str, ...]:
@@ -142,24 +143,28 @@ def is_imp_family(name: str) -> bool:
 
 
 # --- IMP and its controls ------------------------------------------------------------
-register(Arm("ticket", "Winning ticket (IMP)", "#0072B2", "imp", mask="ticket", count=lambda e: 1))
+register(Arm("ticket", "Winning ticket (IMP)", "#0072B2", "imp", mask="ticket", copies=lambda e: 1))
 register(Arm("reinit", "Random reinitialisation", "#D55E00", "control", mask="ticket", init="fresh",
-             from_dense=True, stores_mask=False, count=lambda e: e.reinit))
+             from_dense=True, stores_mask=False, copies=lambda e: e.reinit))
 register(Arm("random_prune", "Random pruning", "#7F7F7F", "control", mask="random", from_dense=True,
-             count=lambda e: e.random_prune))
+             copies=lambda e: e.random_prune))
 register(Arm("one_shot", "One-shot pruning", "#CC79A7", "control", mask="one_shot", from_dense=True,
-             count=lambda e: int(e.one_shot)))
+             copies=lambda e: int(e.one_shot)))
 
 # --- structured tickets: network slimming's channels, trained three ways (one mask, the fine-tuned chain's) ----
 # Each trains with the L1 penalty on its batch-norm scales, so the three differ only in where they start.
-slimming = lambda e: int(e.slimming)  # noqa: E731
+def slimming(e: ExperimentConfig) -> int:
+    """One of each slimming arm in a run with --slimming, none otherwise."""
+    return int(e.slimming)
+
+
 register(Arm("slim_finetune", "Slimmed, fine-tuned (network slimming)", "#117733", "structured", mask="slimmed",
-             init="finetune", count=slimming, marker="square"))
+             init="finetune", copies=slimming, marker="square"))
 register(Arm("slim_rewind", "Slimmed, rewound (structured ticket)", "#44AA99", "structured", mask="slimmed",
-             from_dense=True, dense_arm="slim_finetune", stores_mask=False, count=slimming, marker="square",
+             from_dense=True, dense_arm="slim_finetune", stores_mask=False, copies=slimming, marker="square",
              dash="dash"))
 register(Arm("slim_fresh", "Slimmed, fresh init (structure only)", "#88CCEE", "structured", mask="slimmed",
-             init="fresh", from_dense=True, dense_arm="slim_finetune", stores_mask=False, count=slimming,
+             init="fresh", from_dense=True, dense_arm="slim_finetune", stores_mask=False, copies=slimming,
              marker="square", dash="dot"))
 
 # --- masks learned by gradient descent (lth gates): one hue per method, strong darker with a diamond ----
@@ -175,7 +180,8 @@ register(Arm("cs", "Continuous sparsification (retrained)", "#56B4E9", "gradient
 
 # --- pruned at initialization (lth prune-init), each with the two sanity checks that test it -------------
 # Paul Tol's muted palette (colour-blind safe): one hue per method; the checks share it, dashed or dotted.
-for method, name, hue in (("snip", "SNIP", "#332288"), ("grasp", "GraSP", "#999933"), ("synflow", "SynFlow", "#882255")):
+for method, name, hue in (("snip", "SNIP", "#332288"), ("grasp", "GraSP", "#999933"),
+                          ("synflow", "SynFlow", "#882255")):
     register(Arm(method, f"{name} (pruned at init)", hue, "init", mask="scored", method=method, marker="square"))
     register(Arm(f"{method}_shuffled", f"{name}, mask shuffled per layer", hue, "init", mask="shuffled",
                  method=method, marker="x", dash="dash"))

@@ -45,7 +45,8 @@ def stack_size(model, device: torch.device, batch: int) -> tuple[int, str]:
     """How many models to train as one stack on this device, and why (for the log)."""
     per_model = 16 * model.prunable  # weights, gradients and Adam's two moments, fp32
     c, h, w = model.input_shape
-    per_model += 4 * 3 * batch * sum(layer.weight_shape[0] for layer in model.layers) * h * w // max(1, len(model.layers))
+    widths = sum(layer.weight_shape[0] for layer in model.layers)
+    per_model += 4 * 3 * batch * widths * h * w // max(1, len(model.layers))  # activations of a layer of mean width
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         k = max(1, min(64, int(0.5 * free // per_model)))
@@ -54,7 +55,8 @@ def stack_size(model, device: torch.device, batch: int) -> tuple[int, str]:
         return 16, "K=16 on MPS (no free-memory query; memory grows linearly with K)"
     if model.convolutional:
         return CPU_CONV_STACK, "K=1: on the CPU grouped convolutions are slower than one model at a time"
-    return CPU_FC_STACK, f"K={CPU_FC_STACK}: on the CPU, beyond it Adam's state falls out of cache ({per_model / 2**20:.0f} MiB a model)"
+    return CPU_FC_STACK, (f"K={CPU_FC_STACK}: on the CPU, beyond it Adam's state falls out of cache "
+                          f"({per_model / 2**20:.0f} MiB a model)")
 
 
 def keep_freed_memory(device: torch.device) -> bool:

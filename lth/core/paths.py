@@ -42,7 +42,8 @@ def cancel_file(run: Path) -> Path:
 
 
 def execution_file(run: Path) -> Path:
-    """How the run is being computed (stack size, trials at a time, device): kept so a resume matches."""
+    """The run's execution settings per device type (stack size, trials together, threads): kept so a resume
+    ends with the numbers an uninterrupted run would have."""
     return run / "execution.json"
 
 
@@ -58,26 +59,32 @@ def unit_kind(folder: Path) -> str:
 
 
 def level_dir(run: Path, level: int) -> Path:
-    """levels/level_NN in a run; points/point_NN (a sweep point) in a method's folder."""
-    kind = unit_kind(run)
-    return run / f"{kind}s" / f"{kind}_{level:02d}"
+    """One level (pruning round) of an IMP run: levels/level_LL."""
+    return run / "levels" / f"level_{level:02d}"
 
 
-def unit_dir(run: Path, level: int, trial: int) -> Path:
-    """One trial at one level (or sweep point): the unit of work, finished exactly when its summary.json exists."""
-    return level_dir(run, level) / f"trial_{trial:02d}"
+def point_dir(method_dir: Path, point: int) -> Path:
+    """One point of a sweep (a penalty value, an IMP level pruned to, a fork) in its method folder: points/point_PP."""
+    return method_dir / "points" / f"point_{point:02d}"
 
 
-def unit_summary(run: Path, level: int, trial: int) -> Path:
-    return unit_dir(run, level, trial) / "summary.json"
+def unit_dir(folder: Path, index: int, trial: int) -> Path:
+    """One trial at one level of a run, or at one point of a sweep (`index`: which, as unit_kind says): the unit of
+    work, finished exactly when its summary.json exists."""
+    where = level_dir(folder, index) if unit_kind(folder) == "level" else point_dir(folder, index)
+    return where / f"trial_{trial:02d}"
 
 
-def unit_curves(run: Path, level: int, trial: int) -> Path:
-    return unit_dir(run, level, trial) / "curves.parquet"
+def unit_summary(folder: Path, index: int, trial: int) -> Path:
+    return unit_dir(folder, index, trial) / "summary.json"
 
 
-def unit_masks(run: Path, level: int, trial: int) -> Path:
-    return unit_dir(run, level, trial) / "masks.npz"
+def unit_curves(folder: Path, index: int, trial: int) -> Path:
+    return unit_dir(folder, index, trial) / "curves.parquet"
+
+
+def unit_masks(folder: Path, index: int, trial: int) -> Path:
+    return unit_dir(folder, index, trial) / "masks.npz"
 
 
 def unit_slim_weights(run: Path, level: int, trial: int) -> Path:
@@ -126,9 +133,9 @@ def stability_dir(run: Path) -> Path:
     return method_dir(run, "stability")
 
 
-def unit_path(run: Path, point: int, trial: int) -> Path:
+def unit_path(method_dir: Path, point: int, trial: int) -> Path:
     """A fork's errors along the straight line between its copies (lth stability)."""
-    return unit_dir(run, point, trial) / "path.parquet"
+    return unit_dir(method_dir, point, trial) / "path.parquet"
 
 
 def learned_masks(method_dir: Path, trial: int) -> Path:

@@ -37,22 +37,22 @@ class Streams:
         """A trial's initialisation θ0."""
         return generator(self.base, trial, "init")
 
-    def order_key(self, trial: int, level: int | None = None, arm: str = "", replicate: int = 0) -> tuple:
+    def order_key(self, trial: int, level: int | None = None, arm: str = "", copy: int = 0) -> tuple:
         """A trial's data order (lth.engine.train.BatchOrder draws from generator(*key, "data_order")): the trial's
-        shared one, or with a level that level's, arm's and replicate's own (--data-order fresh)."""
-        return (self.base, trial) if level is None else (self.base, trial, level, arm, replicate)
+        shared one, or with a level that level's, arm's and control copy's own (--data-order fresh)."""
+        return (self.base, trial) if level is None else (self.base, trial, level, arm, copy)
 
-    def run_order_key(self, data_order: str, trial: int, level: int, arm: str, replicate: int = 0) -> tuple:
+    def run_order_key(self, data_order: str, trial: int, level: int, arm: str, copy: int = 0) -> tuple:
         """The order an IMP run trains one model with: the trial's shared order, or its own (data_order fresh)."""
-        return self.order_key(trial) if data_order == "shared" else self.order_key(trial, level, arm, replicate)
+        return self.order_key(trial) if data_order == "shared" else self.order_key(trial, level, arm, copy)
 
     def copy_order_key(self, trial: int, copy: int) -> tuple:
         """A stability copy's own data order after its fork (lth stability): distinct per copy, shared by forks."""
         return (self.base, trial, "stability copy", copy)
 
-    def member(self, arm: str, trial: int, level: int, replicate: int) -> torch.Generator:
-        """An arm's own draw at a level: a control's fresh initialisation or its random mask."""
-        return generator(self.base, trial, arm, level, replicate)
+    def member(self, arm: str, trial: int, level: int, copy: int) -> torch.Generator:
+        """An arm's own draw at a level: a control copy's fresh initialisation or its random mask."""
+        return generator(self.base, trial, arm, level, copy)
 
     def score_batch(self, trial: int) -> torch.Generator:
         """Which training examples SNIP and GraSP score a trial's θ0 on."""

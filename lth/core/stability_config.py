@@ -16,7 +16,7 @@ ARMS = ("ticket", "reinit")  # whose mask the copies train: IMP's ticket (level 
 
 
 @dataclass(frozen=True)
-class Pair:
+class Fork:
     """One network the analysis forks: an arm's mask at an IMP level, its copies forked at iteration k."""
     arm: str
     level: int
@@ -48,21 +48,23 @@ class StabilityConfig:
         _coerce(self)
         validate(self)
 
-    def pairs(self, config: Config) -> list[Pair]:
-        """Every (arm, level, k) the analysis forks, in order (unit p is pairs[p - 1]); ConfigError when the run
+    def forks(self, config: Config) -> list[Fork]:
+        """Every (arm, level, k) the analysis forks, in order (unit p is forks[p - 1]); ConfigError when the run
         has not that level, or k is not inside its training."""
         levels, ks = _ints(self.levels), _ints(self.rewinds)
         run_levels, iterations = config.experiment.levels, config.training.iterations
         if max(levels) > run_levels:
-            raise ConfigError(f"{flag('levels')}={self.levels!r} is not allowed: levels 0 to {run_levels}, the run's own")
+            raise ConfigError(f"{flag('levels')}={self.levels!r} is not allowed: levels 0 to {run_levels}, "
+                              "the run's own")
         if max(ks) >= iterations:
             raise ConfigError(f"{flag('rewinds')}={self.rewinds!r} is not allowed: iterations 0 to {iterations - 1}, "
                               f"inside the run's {iterations:,} iterations of training")
-        pairs = [Pair(arm, lv, k) for arm in self.masks.split(",") for lv in levels for k in ks if arm == "ticket" or lv > 0]
-        if not pairs:
+        mask_arms = self.masks.split(",")
+        forks = [Fork(arm, lv, k) for arm in mask_arms for lv in levels for k in ks if arm == "ticket" or lv > 0]
+        if not forks:
             raise ConfigError(f"{flag('masks')}={self.masks!r} with {flag('levels')}={self.levels!r} forks nothing: "
                               "the reinit control has no level 0")
-        return pairs
+        return forks
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -96,7 +98,8 @@ def validate(c: StabilityConfig) -> None:
         need(all(p.strip().isdigit() for p in parts), name, "comma-separated whole numbers >= 0, e.g. 0,100,500")
         need(len(set(map(int, parts))) == len(parts), name, "distinct values")
     masks = c.masks.split(",")
-    need(all(a in ARMS for a in masks) and len(set(masks)) == len(masks), "masks", f"distinct arms among {', '.join(ARMS)}")
+    distinct = all(a in ARMS for a in masks) and len(set(masks)) == len(masks)
+    need(distinct, "masks", f"distinct arms among {', '.join(ARMS)}")
     need(c.copies >= 2, "copies", "an integer >= 2 (a path needs two ends)")
     need(c.points >= 2, "points", "an integer >= 2 (both ends of the path)")
     need(c.trials >= 1, "trials", "an integer >= 1")

@@ -175,7 +175,8 @@ def _read_torchvision(name: str, data_dir: Path, download: bool):
 
 def _prepare(cfg: DataConfig, x_train, y_train, x_test, y_test, source: str = "") -> Dataset:
     if cfg.validation_size >= len(x_train):
-        raise DataError(f"--validation-size={cfg.validation_size} must be smaller than the {len(x_train)} training examples")
+        raise DataError(f"--validation-size={cfg.validation_size} must be smaller than the {len(x_train)} "
+                        "training examples")
     order = torch.randperm(len(x_train), generator=generator(cfg.split_seed, "validation_split"))
     train_idx, val_idx = order[: -cfg.validation_size], order[-cfg.validation_size:]
 
@@ -187,7 +188,8 @@ def _prepare(cfg: DataConfig, x_train, y_train, x_test, y_test, source: str = ""
         mean = x_train[train_idx].mean(dim=(0, 2, 3), keepdim=True)
         std = x_train[train_idx].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
     if mean.shape[1] != x_train.shape[1]:
-        raise DataError(f"{source}: {cfg.dataset} images have {mean.shape[1]} channel(s), the data has {x_train.shape[1]}")
+        raise DataError(f"{source}: {cfg.dataset} images have {mean.shape[1]} channel(s), "
+                        f"the data has {x_train.shape[1]}")
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
     y_train, y_test = torch.from_numpy(y_train), torch.from_numpy(y_test)
     classes = int(max(y_train.max(), y_test.max())) + 1

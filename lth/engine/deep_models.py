@@ -160,7 +160,8 @@ class VGG(BatchNormNet):
         k = params["output.weight"].shape[0]
         h = _stacked(x, shared_input)
         for i, (layer, pool) in enumerate(zip(self.layers, self.conv_plan)):
-            h = F.relu(_conv_bn(params, layer.name, h, k, train, shared_input=shared_input and i == 0, momentum=momentum))
+            first = shared_input and i == 0
+            h = F.relu(_conv_bn(params, layer.name, h, k, train, shared_input=first, momentum=momentum))
             if pool:
                 h = F.max_pool2d(h, 2)
         return _head(params, h, k)

@@ -10,7 +10,7 @@ from typing import Callable
 
 from ..core.config import BATCH_NORM_MODELS, ConfigError
 from . import deep_models
-from .model_base import BatchedLinear, Layer, Model, Params, conv_stack, is_buffer  # noqa: F401  (the names callers use)
+from .model_base import BatchedLinear, Layer, Model, Params, conv_stack, is_buffer  # noqa: F401  (re-exported)
 
 
 def _conv_net(name: str, widths: list, input_shape, classes: int = 10) -> Model:
@@ -26,7 +26,8 @@ def _conv_net(name: str, widths: list, input_shape, classes: int = 10) -> Model:
 
 def lenet_300_100(input_shape, classes: int = 10) -> Model:
     features = math.prod(input_shape)
-    layers = (Layer("fc1", "fc", (300, features)), Layer("fc2", "fc", (100, 300)), Layer("output", "output", (classes, 100)))
+    layers = (Layer("fc1", "fc", (300, features)), Layer("fc2", "fc", (100, 300)),
+              Layer("output", "output", (classes, 100)))
     return Model("lenet_300_100", layers, (), tuple(input_shape))
 
 

@@ -89,14 +89,14 @@ def magnitude_ladder(model: Model, params: dict[str, torch.Tensor], cfg: Pruning
     fall differently from magnitude_prune's."""
     names = ranked(model, cfg) if cfg.strategy == "global" else [layer.name for layer in model.layers]
     weights = {n: params[f"{n}.weight"] for n in names}
-    groups = [names] if cfg.strategy == "global" else [[n] for n in names]
+    rankings = [names] if cfg.strategy == "global" else [[n] for n in names]  # the layers ranked together
     orders = [torch.cat([weights[n].abs().flatten(1) for n in g], 1).argsort(dim=1, descending=True, stable=True)
-              for g in groups]
+              for g in rankings]
     fixed = {layer.name: torch.ones((len(orders[0]), *layer.weight_shape), dtype=torch.bool, device=orders[0].device)
              for layer in model.layers if layer.name not in names}
     for target in targets:
         masks = dict(fixed)
-        for g, order in zip(groups, orders):
+        for g, order in zip(rankings, orders):
             kept = target[g[0]] if isinstance(target, dict) else target - sum(m[0].numel() for m in fixed.values())
             keep = torch.zeros(order.shape, dtype=torch.bool, device=order.device)
             keep.scatter_(1, order[:, :max(0, int(kept))], True)
@@ -155,7 +155,8 @@ def select(masks: Masks, index) -> Masks:
     return {n: m[index] for n, m in masks.items()}
 
 
-def stack(mask_sets: list[Masks]) -> Masks:
+def concat(mask_sets: list[Masks]) -> Masks:
+    """Mask sets one after another along the stack dimension, as one set."""
     return {n: torch.cat([m[n] for m in mask_sets]) for n in mask_sets[0]}
 
 
@@ -169,7 +170,8 @@ def counts_for_fraction(model: Model, cfg: PruningConfig, fraction: float) -> di
         return _round(model.prunable * fraction)
 
     def counts(n: float) -> dict[str, int]:
-        return {layer.name: max(1, _round(layer.size * (1 - layer_rate(cfg, layer.kind)) ** n)) for layer in model.layers}
+        return {layer.name: max(1, _round(layer.size * (1 - layer_rate(cfg, layer.kind)) ** n))
+                for layer in model.layers}
 
     lo, hi = 0.0, 1.0
     while sum(counts(hi).values()) > fraction * model.prunable and hi < 1e4:

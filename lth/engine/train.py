@@ -51,19 +51,19 @@ class TrainResult:
         """Results of consecutive chunks of a stack, as one result."""
         if len(parts) == 1:
             return parts[0]
-        cat = lambda ps: {n: torch.cat([p[n] for p in ps]) for n in ps[0]}  # noqa: E731
-        glue = lambda ds: {n: np.concatenate([d[n] for d in ds]) for n in ds[0]}  # noqa: E731
-        return cls(parts[0].iterations, glue([p.curves for p in parts]),
-                   cat([p.final for p in parts]), cat([p.snapshot for p in parts]) if parts[0].snapshot else None,
-                   np.concatenate([p.train_acc for p in parts]),
-                   glue([p.at_early_stop for p in parts]) if parts[0].at_early_stop else None)
+        first = parts[0]
+        snapshot = _cat_tensors([p.snapshot for p in parts]) if first.snapshot else None
+        at_early_stop = _cat_arrays([p.at_early_stop for p in parts]) if first.at_early_stop else None
+        return cls(first.iterations, _cat_arrays([p.curves for p in parts]), _cat_tensors([p.final for p in parts]),
+                   snapshot, np.concatenate([p.train_acc for p in parts]), at_early_stop)
 
     def select(self, rows: list[int]) -> "TrainResult":
         """The result of some of the models, in the given order."""
-        pick = lambda ps: {n: p[rows] for n, p in ps.items()}  # noqa: E731
-        return TrainResult(self.iterations, {n: c[rows] for n, c in self.curves.items()}, pick(self.final),
-                           pick(self.snapshot) if self.snapshot else None, self.train_acc[rows],
-                           {n: v[rows] for n, v in self.at_early_stop.items()} if self.at_early_stop else None)
+        curves = {n: c[rows] for n, c in self.curves.items()}
+        final = {n: p[rows] for n, p in self.final.items()}
+        snapshot = {n: p[rows] for n, p in self.snapshot.items()} if self.snapshot else None
+        at_early_stop = {n: v[rows] for n, v in self.at_early_stop.items()} if self.at_early_stop else None
+        return TrainResult(self.iterations, curves, final, snapshot, self.train_acc[rows], at_early_stop)
 
     @property
     def early_stop_index(self) -> np.ndarray:
@@ -75,6 +75,14 @@ class TrainResult:
         if self.at_early_stop is not None:
             return self.at_early_stop[name]
         return self.curves[name][np.arange(len(self.train_acc)), self.early_stop_index]
+
+
+def _cat_tensors(parts: list[Params]) -> Params:
+    return {n: torch.cat([p[n] for p in parts]) for n in parts[0]}
+
+
+def _cat_arrays(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {n: np.concatenate([p[n] for p in parts]) for n in parts[0]}
 
 
 def eval_chunk(model: Model, k: int, budget_floats: int = 64 * 2**20) -> int:
@@ -106,9 +114,12 @@ class BatchOrder:
         self.rows = torch.tensor([self.unique.index(k) for k in keys], device=device)
         self.generators = [generator(*key, "data_order") if isinstance(key, tuple) else generator(key, "data_order")
                            for key in self.unique]
-        self.n, self.batch, self.device = n, batch, device
+        self.n = n
+        self.batch = batch
+        self.device = device
         self.per_epoch = max(1, n // batch)  # the last partial batch of an epoch is dropped
-        self.epoch, self.perms = -1, None
+        self.epoch = -1
+        self.perms = None  # this epoch's permutation of the training set, one row per order key
 
     def indices(self, iteration: int) -> torch.Tensor:
         epoch, j = divmod(iteration, self.per_epoch)
@@ -125,7 +136,10 @@ class Stack:
                  order_keys: list, penalty: slimming.Penalty | None = None):
         if cfg.batch_size > len(data.x_train):
             raise ValueError(f"--batch-size={cfg.batch_size} exceeds the {len(data.x_train)} training examples")
-        self.model, self.data, self.cfg, self.k = model, data, cfg, len(order_keys)
+        self.model = model
+        self.data = data
+        self.cfg = cfg
+        self.k = len(order_keys)
         # Batch-norm running averages travel with the weights (rewound, evaluated) but are never trained.
         self.weights = {name: p.detach().clone().requires_grad_(not is_buffer(name)) for name, p in params.items()}
         self.masked = [(p, masks[layer_of(name)].to(p.dtype)) for name, p in self.weights.items() if layer_of(name)]
@@ -217,7 +231,10 @@ class BestWeights:
     """Each model's weights at its lowest validation loss so far (the first on ties, as early_stop_index)."""
 
     def __init__(self):
-        self.val_loss, self.params, self.index, self.e = None, None, None, 0
+        self.val_loss = None  # (K,) each model's lowest validation loss so far
+        self.params = None  # each model's weights there
+        self.index = None  # (K,) the evaluation index there
+        self.e = 0  # evaluations seen
 
     def update(self, params: Params, val_loss: np.ndarray) -> None:
         if self.params is None:
@@ -247,16 +264,18 @@ class BestWeights:
 def finish(model: Model, data: Dataset, points: np.ndarray, curves: dict[str, np.ndarray], final: Params,
            evaluated: Params, snapshot: Params | None = None, at_early_stop: dict | None = None,
            train_examples: int = 0) -> TrainResult:
-    """A loop's result: curves, final weights, accuracy of `evaluated` on the first `train_examples` (0: all)."""
+    """A loop's result: its curves, the final weights and the accuracy of `evaluated` on the training split
+    (its first `train_examples`; 0: all of it)."""
     n = train_examples or len(data.x_train)
     _, train_acc = evaluate(model, evaluated, data.x_train[:n], data.y_train[:n])
     return TrainResult(points, curves, final, snapshot, train_acc.cpu().numpy(), at_early_stop)
 
 
 def train(model: Model, params: Params, masks: Masks, data: Dataset, cfg: TrainingConfig, order_keys: list,
-          snapshot_at: int | None = None, hooks: Hooks = Hooks(), penalty: slimming.Penalty | None = None):
-    """The paper's protocol for K masked models (a TrainResult): the config's optimiser, evaluation every
-    cfg.eval_every, θk kept if asked; the rows `penalty` names train with slimming's L1 penalty and channel masks."""
+          snapshot_at: int | None = None, hooks: Hooks = Hooks(), penalty: slimming.Penalty | None = None
+          ) -> TrainResult:
+    """The paper's protocol for K masked models: the config's optimiser, evaluation every cfg.eval_every, θk kept
+    if asked; the rows `penalty` names train with network slimming's L1 penalty and channel masks."""
     stack = Stack(model, params, masks, data, cfg, order_keys, penalty)
     kept: dict[str, Params] = {}
 

@@ -32,29 +32,32 @@ from ..core.gate_config import GateConfig
 from ..core.seeds import Streams
 from ..engine import models, pruning
 from ..engine.train import BatchOrder, TrainResult, train
-from . import records
+from . import execution, records
 from .gates import Draws, learn_cs, learn_gates
-from .lottery import RunOptions
 from .masks import Member
 
 log = logging.getLogger("lth")
 
 
-def job(run_dir: Path, gcfg: GateConfig) -> records.SweepJob:
+def job(run_dir: Path, gcfg: GateConfig) -> execution.SweepJob:
     """`gcfg`'s sweep on the run in `run_dir`."""
     config = store.read_config(run_dir)
     models.refuse_batch_norm(config.model.model, "a gate sweep")
-    return records.SweepJob(run_dir, gcfg, config, partial(Search, config, gcfg))
+    return execution.SweepJob(run_dir, gcfg, config, partial(Search, config, gcfg))
 
 
-def run(run_dir: Path, gcfg: GateConfig, options: RunOptions = RunOptions()) -> Path:
+def run(run_dir: Path, gcfg: GateConfig, options: execution.RunOptions = execution.RunOptions()) -> Path:
     """Compute (or finish, or just open) `gcfg`'s sweep on the run in `run_dir`; returns the method folder."""
-    return records.run_sweep(job(run_dir, gcfg), options)
+    return execution.run_sweep(job(run_dir, gcfg), options)
 
 
 class Search:
     def __init__(self, config: Config, gcfg: GateConfig, mdir: Path, dataset, device, show_progress=True):
-        self.config, self.g, self.mdir, self.data, self.device = config, gcfg, mdir, dataset, device
+        self.config = config
+        self.g = gcfg
+        self.mdir = mdir
+        self.data = dataset
+        self.device = device
         self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
         self.streams = Streams(config.experiment.seed)
         self.values = gcfg.values
@@ -63,7 +66,7 @@ class Search:
         self.learn_iterations = gcfg.gate_iterations * rounds
         self.retrain_iterations = config.training.iterations if gcfg.retrains else 0
         total = len(self.todo()) * self.k * (self.learn_iterations + self.retrain_iterations)
-        self.progress = records.Progress(mdir, total, show_progress)
+        self.progress = execution.Progress(mdir, total, show_progress)
 
     def todo(self) -> list[int]:
         done = store.finished_units(self.mdir)
@@ -78,7 +81,8 @@ class Search:
         """Learn one trial's masks (or read them back), retrain them; write its units."""
         started = time.time()
         learned, result, theta, learn_seconds = self.learned(trial)
-        retrained, retrain_started = None, time.time()
+        retrained = None
+        retrain_started = time.time()
         if self.retrain_iterations:
             self.progress.start_level(1, self.k)
             retrained = train(self.model, theta, learned, self.data, self.config.training,
@@ -95,39 +99,42 @@ class Search:
         return {n: v.expand(self.k, *v.shape[1:]).clone() for n, v in p.items()}
 
     def learned(self, trial: int):
-        """(masks, search result, weights retraining starts from, seconds): from the plan file if there."""
-        plan = paths.learned_masks(self.mdir, trial)
-        if plan.exists():
-            return self.read_plan(trial)
+        """(masks, search result, weights retraining starts from, seconds): read back if they were saved."""
+        saved = paths.learned_masks(self.mdir, trial)
+        if saved.exists():
+            return self.read_learned(trial)
         started = time.time()
         self.progress.start_level(0, self.k)
         order = BatchOrder([self.streams.order_key(trial)] * self.k, len(self.data.x_train),
                            self.config.training.batch_size, self.device)
-        streams = Draws(order, self.streams.gate_noise(trial, self.g.method, self.device),
-                          self.streams.gate_init(trial), self.config.training.lr, self.progress.hooks)
+        draws = Draws(order, self.streams.gate_noise(trial, self.g.method, self.device),
+                      self.streams.gate_init(trial), self.config.training.lr, self.progress.hooks)
         learn = learn_cs if self.g.method == "cs" else learn_gates
-        masks, result, theta = learn(self.model, self.theta0(trial), self.values, self.data, self.g, streams)
+        masks, result, theta = learn(self.model, self.theta0(trial), self.values, self.data, self.g, draws)
         seconds = time.time() - started
         arrays = {f"mask/{n}": m.cpu().numpy() for n, m in masks.items()}
         arrays.update({f"theta/{n}": p.cpu().numpy() for n, p in theta.items()})
         arrays.update({f"curve/{n}": c for n, c in result.curves.items()})
         arrays.update(iterations=result.iterations, train_acc=result.train_acc, seconds=np.array(seconds))
-        store.write_npz(plan, arrays)
+        store.write_npz(saved, arrays)
         return masks, result, theta, seconds
 
-    def read_plan(self, trial: int):
+    def read_learned(self, trial: int):
         a = store.read_npz(paths.learned_masks(self.mdir, trial))
-        get = lambda prefix: {k[len(prefix):]: torch.from_numpy(v).to(self.device)  # noqa: E731
-                              for k, v in a.items() if k.startswith(prefix)}
+
+        def tensors(prefix: str) -> dict[str, torch.Tensor]:
+            return {k[len(prefix):]: torch.from_numpy(v).to(self.device) for k, v in a.items() if k.startswith(prefix)}
+
         curves = {k[6:]: v for k, v in a.items() if k.startswith("curve/")}
-        theta = get("theta/")
+        theta = tensors("theta/")
         result = TrainResult(a["iterations"], curves, theta, None, a["train_acc"])
-        return get("mask/"), result, theta, float(a["seconds"])
+        return tensors("mask/"), result, theta, float(a["seconds"])
 
     # --- recording ------------------------------------------------------------------------
     def write_unit(self, p: int, trial: int, masks, search: TrainResult, retrained: TrainResult | None,
                    learn_seconds: float, retrain_seconds: float) -> None:
-        point, arms, md = p + 1, self.g.arms, self.mdir
+        point = p + 1
+        arms = self.g.arms
         mask = pruning.select(masks, [p])
         setting = f"s0={self.values[p]:g}" if self.g.method == "cs" else f"λ={self.values[p]:g}"
         common = {"method": self.g.method, "setting": setting}
@@ -149,8 +156,9 @@ class Search:
                    "seconds": round((learn_seconds + retrain_seconds) / self.k, 2),
                    # where the unit was written (its masks may have been learned before a resume, elsewhere)
                    "execution": {"device": devices.describe(self.device), "stack": self.k, "trials_together": 1}}
-        entries = records.mask_entries([Member(trial, arm, 0) for arm in arms], pruning.stack([mask] * len(arms)))
-        records.write_unit(md, point, trial, self.model, pd.concat(frames, ignore_index=True), entries, summary)
+        members = [Member(trial, arm, 0) for arm in arms]
+        entries = records.mask_entries(members, pruning.concat([mask] * len(arms)))
+        records.write_unit(self.mdir, point, trial, self.model, pd.concat(frames, ignore_index=True), entries, summary)
 
     def rows(self, point, member, mask, result, seconds, iterations, common, report_at=None, **extra) -> dict:
         """Summary rows of one arm at one sweep point, with what finding it cost (per model of the stack)."""

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from ..core.gate_config import GateConfig
 from ..engine import pruning
+from ..engine.models import Params
 from ..engine.train import BatchOrder, Hooks, finish, loop
 
 
@@ -107,51 +108,64 @@ def _remaining(masks: Callable[[], pruning.Masks]) -> Callable[[], np.ndarray]:
     return lambda: pruning.remaining(masks())[0].cpu().numpy()
 
 
-def learn_gates(model, theta0, lambdas, data, g: GateConfig, streams: Draws):
+def learn_gates(model, theta0, lambdas, data, g: GateConfig, draws: Draws):
     """Strong-ticket mask learning: θ0 frozen, one gate per weight, loss = CE + λ·Σ P(open).
 
     Curves are of the binary-mask network (the strong ticket) as the gates learn.
     """
-    relax, k = relaxation(g), len(lambdas)
-    gates = {layer.name: relax.init((k, *layer.weight_shape), streams.init).to(data.x_train.device).requires_grad_(True)
+    relax = relaxation(g)
+    k = len(lambdas)
+    device = data.x_train.device
+    gates = {layer.name: relax.init((k, *layer.weight_shape), draws.init).to(device).requires_grad_(True)
              for layer in model.layers}
-    lam = torch.tensor(lambdas, device=data.x_train.device)
+    lam = torch.tensor(lambdas, device=device)
     optimizer = torch.optim.Adam(gates.values(), lr=g.gate_lr)
-    binary = lambda: {n: relax.binary(v.detach()) for n, v in gates.items()}  # noqa: E731
+
+    def binary() -> pruning.Masks:
+        return {n: relax.binary(v.detach()) for n, v in gates.items()}
 
     def step(it: int) -> torch.Tensor:
-        z = {n: relax.sample(v, streams.noise) for n, v in gates.items()}
-        ce = _loss(model, pruning.apply(theta0, z), data, streams.order.indices(it), k)
+        z = {n: relax.sample(v, draws.noise) for n, v in gates.items()}
+        ce = _loss(model, pruning.apply(theta0, z), data, draws.order.indices(it), k)
         expected_open = sum(relax.open_probability(v).flatten(1).sum(1) for v in gates.values())
         optimizer.zero_grad(set_to_none=True)
         (ce + lam * expected_open).sum().backward()
         optimizer.step()
         return ce.detach()
 
-    points, curves, _ = loop(model, data, k, g.gate_iterations, g.gate_eval_every, step,
-                          lambda: pruning.apply(theta0, binary()), streams.hooks, extra={"remaining": _remaining(binary)})
+    def evaluated() -> Params:  # the strong ticket: θ0 under the binary masks
+        return pruning.apply(theta0, binary())
+
+    points, curves, _ = loop(model, data, k, g.gate_iterations, g.gate_eval_every, step, evaluated, draws.hooks,
+                             extra={"remaining": _remaining(binary)})
     masks = binary()
     return masks, finish(model, data, points, curves, theta0, pruning.apply(theta0, masks)), theta0
 
 
-def learn_cs(model, theta0, s0s, data, g: GateConfig, streams: Draws):
+def learn_cs(model, theta0, s0s, data, g: GateConfig, draws: Draws):
     """Continuous sparsification: weights and s learn together under mask sigmoid(β·s), round after round.
 
     Between rounds β resets to 1, s <- min(s, s0) and the weights rewind to θk (k = cs_rewind_iteration).
     Returns the masks 1[s > 0], the search's result and θk, the weights the masks are retrained from.
     """
-    k, device, T = len(s0s), data.x_train.device, g.gate_iterations
+    k = len(s0s)
+    device = data.x_train.device
+    T = g.gate_iterations  # iterations a round
     weights = {n: p.clone().requires_grad_(True) for n, p in theta0.items()}
     s0 = {layer.name: torch.tensor(s0s, device=device).view(k, *[1] * len(layer.weight_shape))
           for layer in model.layers}
     s = {n: v.expand(k, *layer.weight_shape).clone().requires_grad_(True)
          for (n, v), layer in zip(s0.items(), model.layers)}
-    binary = lambda: {n: v.detach() > 0 for n, v in s.items()}  # noqa: E731
-    detached = lambda: {n: p.detach() for n, p in weights.items()}  # noqa: E731
     state: dict = {}
 
+    def binary() -> pruning.Masks:
+        return {n: v.detach() > 0 for n, v in s.items()}
+
+    def detached() -> Params:
+        return {n: p.detach() for n, p in weights.items()}
+
     def new_optimizer():
-        return torch.optim.Adam([{"params": list(weights.values()), "lr": streams.weights_lr},
+        return torch.optim.Adam([{"params": list(weights.values()), "lr": draws.weights_lr},
                                  {"params": list(s.values()), "lr": g.gate_lr}])
 
     def step(i: int) -> torch.Tensor:
@@ -161,7 +175,7 @@ def learn_cs(model, theta0, s0s, data, g: GateConfig, streams: Draws):
         if r == 0 and it == g.cs_rewind_iteration:
             state["rewind"] = {n: p.detach().clone() for n, p in weights.items()}
         m = {n: cs_mask(v, cs_beta(it, T, g.cs_beta_max)) for n, v in s.items()}
-        ce = _loss(model, pruning.apply(weights, m), data, streams.order.indices(i), k)
+        ce = _loss(model, pruning.apply(weights, m), data, draws.order.indices(i), k)
         penalty = sum(v.flatten(1).sum(1) for v in m.values())
         state["optimizer"].zero_grad(set_to_none=True)
         (ce + g.cs_lambda * penalty).sum().backward()
@@ -175,7 +189,7 @@ def learn_cs(model, theta0, s0s, data, g: GateConfig, streams: Draws):
         return ce.detach()
 
     points, curves, _ = loop(model, data, k, T * g.rounds, g.gate_eval_every, step,
-                          lambda: pruning.apply(detached(), binary()), streams.hooks,
+                          lambda: pruning.apply(detached(), binary()), draws.hooks,
                           extra={"remaining": _remaining(binary)})
     final, masks = detached(), binary()
     return masks, finish(model, data, points, curves, final, pruning.apply(final, masks)), state["rewind"]

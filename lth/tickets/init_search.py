@@ -30,39 +30,43 @@ from ..core.init_config import InitConfig
 from ..core.seeds import Streams
 from ..engine import models, pruning
 from ..engine.train import train
-from . import init_scores, records
-from .lottery import RunOptions
+from . import execution, init_scores, records
 from .masks import Member
 
 log = logging.getLogger("lth")
 
 
-def job(run_dir: Path, icfg: InitConfig) -> records.SweepJob:
+def job(run_dir: Path, icfg: InitConfig) -> execution.SweepJob:
     """`icfg`'s sweep on the run in `run_dir`, checked before any work: levels the run does not have are refused."""
     config = store.read_config(run_dir)
     models.refuse_batch_norm(config.model.model, "pruning at initialization")
     levels = icfg.points(config.experiment.levels)
     if icfg.test_every:
         config = config.override(test_every=icfg.test_every)  # validated against the run's --eval-every
-    return records.SweepJob(run_dir, icfg, config, partial(Search, config, icfg, levels))
+    return execution.SweepJob(run_dir, icfg, config, partial(Search, config, icfg, levels))
 
 
-def run(run_dir: Path, icfg: InitConfig, options: RunOptions = RunOptions()) -> Path:
+def run(run_dir: Path, icfg: InitConfig, options: execution.RunOptions = execution.RunOptions()) -> Path:
     """Compute (or finish, or just open) `icfg`'s sweep on the run in `run_dir`; returns the method folder."""
-    return records.run_sweep(job(run_dir, icfg), options)
+    return execution.run_sweep(job(run_dir, icfg), options)
 
 
 class Search:
     def __init__(self, config: Config, icfg: InitConfig, levels: list[int], mdir: Path, dataset, device,
                  show_progress: bool = True):
-        self.config, self.c, self.levels, self.mdir, self.data, self.device = config, icfg, levels, mdir, dataset, device
+        self.config = config
+        self.c = icfg
+        self.levels = levels  # the IMP level each sweep point prunes to
+        self.mdir = mdir
+        self.data = dataset
+        self.device = device
         self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
         self.streams = Streams(config.experiment.seed)
         ladder = pruning.ladder(self.model, config.pruning, max(levels))
         self.kept = [ladder[lv] for lv in levels]  # IMP's total weight count at each chosen level
         self.arms = icfg.arms
         total = len(self.todo()) * len(levels) * len(self.arms) * config.training.iterations
-        self.progress = records.Progress(mdir, total, show_progress)
+        self.progress = execution.Progress(mdir, total, show_progress)
 
     def todo(self) -> list[int]:
         done = store.finished_units(self.mdir)
@@ -79,17 +83,17 @@ class Search:
         theta0 = self.model.init([self.streams.init(trial)], self.device)
         masks = self.scored(theta0, trial)
         score_seconds = time.time() - started
-        members, params, stack = self.stack(trial, theta0, masks)
+        members, points, params, member_masks = self.starting_point(trial, theta0, masks)
         self.progress.start_level(1, len(members))
         # each arm draws the batches IMP's ticket trained with at that level (the trial's, unless --data-order fresh)
-        order = [self.streams.run_order_key(self.config.training.data_order, trial, self.levels[m.replicate], "ticket")
-                 for m in members]
-        result = train(self.model, params, stack, self.data, self.config.training, order_keys=order,
+        data_order = self.config.training.data_order
+        order = [self.streams.run_order_key(data_order, trial, self.levels[p], "ticket") for p in points]
+        result = train(self.model, params, member_masks, self.data, self.config.training, order_keys=order,
                        hooks=self.progress.hooks)
         train_seconds = time.time() - started - score_seconds
         for p in range(len(self.levels)):
-            rows = [i for i, m in enumerate(members) if m.replicate == p]
-            self.write_unit(p + 1, trial, [members[i] for i in rows], pruning.select(stack, rows),
+            rows = [i for i, at in enumerate(points) if at == p]
+            self.write_unit(p + 1, trial, [members[i] for i in rows], pruning.select(member_masks, rows),
                             result.select(rows), score_seconds / len(self.levels), train_seconds / len(members))
         log.info("%s sweep, trial %d done in %.1fs", self.c.method, trial, time.time() - started)
 
@@ -97,8 +101,8 @@ class Search:
         """The method's masks of θ0, one per sweep point (a stack of K = points)."""
         if self.c.method == "synflow":
             k = len(self.kept)
-            stacked = {n: v.expand(k, *v.shape[1:]) for n, v in theta0.items()}
-            return init_scores.synflow_masks(self.model, stacked, self.kept, self.c.synflow_rounds)
+            per_point = {n: v.expand(k, *v.shape[1:]) for n, v in theta0.items()}
+            return init_scores.synflow_masks(self.model, per_point, self.kept, self.c.synflow_rounds)
         n = len(self.data.x_train)
         pick = torch.randperm(n, generator=self.streams.score_batch(trial))[: self.c.score_examples].to(self.device)
         x, y = self.data.x_train[pick], self.data.y_train[pick]
@@ -109,9 +113,10 @@ class Search:
         k = len(self.kept)
         return init_scores.keep_top({n: s.expand(k, *s.shape[1:]) for n, s in scores.items()}, self.kept)
 
-    def stack(self, trial: int, theta0: models.Params, masks: pruning.Masks):
-        """Members (replicate = the point's index, so a unit's rows are found again), their weights and masks."""
-        members, params, stack = [], [], []
+    def starting_point(self, trial: int, theta0: models.Params, masks: pruning.Masks):
+        """Every member of a trial's points (each arm at each point), the index of its point (so a unit's rows are
+        found again), and the members' initial weights and masks."""
+        members, points, params, member_masks = [], [], [], []
         shapes = {layer.name: layer.weight_shape for layer in self.model.layers}
         for p, level in enumerate(self.levels):
             mine = pruning.select(masks, slice(p, p + 1))
@@ -123,15 +128,16 @@ class Search:
                 else:
                     mask = mine
                 weights = self.model.init([draw], self.device) if arm.init == "fresh" else theta0
-                members.append(Member(trial, name, p))
+                members.append(Member(trial, name, 0))
+                points.append(p)
                 params.append(weights)
-                stack.append(mask)
-        return members, {n: torch.cat([w[n] for w in params]) for n in params[0]}, pruning.stack(stack)
+                member_masks.append(mask)
+        initial = {n: torch.cat([w[n] for w in params]) for n in params[0]}
+        return members, points, initial, pruning.concat(member_masks)
 
     def write_unit(self, point: int, trial: int, members: list[Member], masks: pruning.Masks, result,
                    score_seconds: float, train_seconds: float) -> None:
         level = self.levels[point - 1]
-        members = [Member(m.trial, m.arm, 0) for m in members]
         iterations = self.config.training.iterations
         blob = records.summary(point, members, masks, result, self.model, train_seconds, iterations, None, "point")
         for row in blob["rows"]:

@@ -6,90 +6,60 @@ random-reinit controls (same mask, fresh init), random-prune controls (same
 per-layer counts, random mask, rewound init) and the one-shot ticket (the
 trained dense net pruned straight to level L's sparsity).
 
-Trials are independent chains, so they run trial-major in groups that fill
-one training stack: a group's trials go through every level before the next
-group starts, and the first trial's full sparsity curve exists early. A unit
+Trials are independent chains, so they run trial-major in cohorts that fill
+one training stack: a cohort's trials go through every level before the next
+cohort starts, and the first trial's full sparsity curve exists early. A unit
 is skipped when its summary exists, so a killed run resumes where it stopped
 and ends with the same numbers.
+
+Each level is the paper's loop: every member's starting weights (rewinding) and
+mask, one training, then per trial the ticket pruned to the next level's mask
+and the unit recorded. How the run is executed (its folder, lock, status,
+progress, execution settings) is lth.tickets.execution's; network slimming's
+part is lth.tickets.slimming_arms'.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from ..core import arms, devices, paths, store
-from ..core.config import Config, ConfigError
+from ..core.config import Config
 from ..core.seeds import Streams
 from ..engine import data as data_mod
-from ..engine import models, pruning, slimming
+from ..engine import models, pruning
 from ..engine.train import TrainResult, train
+from . import execution, records, slimming_arms
 from . import masks as mask_fns
-from . import records
 from .masks import Member
 
 log = logging.getLogger("lth")
 
 
-@dataclass
-class RunOptions:
-    data_dir: Path = Path("data")
-    device: str = "auto"
-    download: bool = False
-    progress: bool = True
-    trials_together: int | None = None  # trials per group; None: as many as fill one stack
-
-
-def run(config: Config, runs_dir: Path, options: RunOptions = RunOptions()) -> Path:
+def run(config: Config, runs_dir: Path, options: execution.RunOptions = execution.RunOptions()) -> Path:
     """Compute (or finish, or just open) the run of `config`; returns its folder."""
     device = devices.resolve(options.device)
-    run_dir, dataset = open_run(config, runs_dir, options, device)
-    return compute(config, run_dir, device, lambda: Lottery(config, run_dir, dataset, device, options.progress,
-                                                             options.trials_together).run())
+    run_dir, dataset = execution.open_run(config, runs_dir, options, device)
 
-
-def open_run(config: Config, runs_dir: Path, options: RunOptions, device) -> tuple[Path, data_mod.Dataset]:
-    """The run's folder and its data set on `device`; the data set is read first, so a missing one (or a batch
-    larger than it) leaves nothing behind."""
-    dataset = data_mod.load(config.data, options.data_dir, device, options.download)
-    if config.training.batch_size > len(dataset.x_train):
-        raise ConfigError(f"--batch-size={config.training.batch_size} is not allowed: at most the "
-                          f"{len(dataset.x_train)} training examples of {config.data.dataset}")
-    return store.create(runs_dir, config, dataset.input_shape, dataset.num_classes), dataset
-
-
-def compute(config: Config, run_dir: Path, device, body) -> Path:
-    """`body` computes the run's missing units (here, or on a cluster) under the run's lock, with its status."""
-    with store.lock(run_dir):
+    def imp() -> Lottery | None:
         if store.is_complete(run_dir, config):
-            store.write_status(run_dir, state="done")
-            return run_dir
-        paths.cancel_file(run_dir).unlink(missing_ok=True)
-        with records.computing(run_dir, device):
-            body()
-    return run_dir
+            return None
+        return Lottery(config, run_dir, dataset, device, options.progress, options.trials_together)
+
+    return execution.compute(run_dir, device, imp)
 
 
 def members(config: Config, level: int, trials: list[int]) -> list[Member]:
     """Each trial's models at a level, trial by trial in registry order; level 0 trains only the dense nets (IMP's,
     and with slimming, the one trained with slimming's penalty): the other arms' curves start at one of them."""
     e = config.experiment
-    return [Member(t, name, r) for t in trials for name in arms.in_run(config)
-            if level > 0 or not arms.from_dense(name) for r in range(arms.get(name).count(e))]
-
-
-def grouping(model: models.Model, device, batch: int, per_trial: int, trials_together: int | None = None
-             ) -> tuple[dict, str]:
-    """How a new run groups its models on `device` (stack size, trials at a time; on a CPU, threads), and why."""
-    stack, why = devices.stack_size(model, device, batch)
-    chosen = {"stack": stack, "trials_together": trials_together or max(1, stack // per_trial)}
-    if device.type == "cpu":
-        chosen["threads"] = torch.get_num_threads()
-    return chosen, why
+    return [Member(t, name, copy) for t in trials for name in arms.in_run(config)
+            if level > 0 or not arms.from_dense(name) for copy in range(arms.get(name).copies(e))]
 
 
 def rewind_point(run_dir: Path, config: Config, model: models.Model, streams: Streams, trials: list[int],
@@ -103,38 +73,32 @@ def rewind_point(run_dir: Path, config: Config, model: models.Model, streams: St
     return {n: torch.stack([torch.from_numpy(p[f"rewind/{n}"]) for p in plans]).to(device) for n in theta0}
 
 
-def cancel(run_dir: Path) -> None:
-    paths.cancel_file(run_dir).touch()
-
-
 class Lottery:
     def __init__(self, config: Config, run_dir: Path, dataset: data_mod.Dataset, device, show_progress=True,
                  trials_together: int | None = None):
-        self.config, self.run_dir, self.data, self.device = config, run_dir, dataset, device
+        self.config = config
+        self.run_dir = run_dir
+        self.data = dataset
+        self.device = device
         self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
         self.streams = Streams(config.experiment.seed)
-        # Batched matrix products may sum in another order for another stack size (and, on a CPU, another
-        # thread count), so a run keeps the grouping it started with on this device type: resumed, here or on a
-        # cluster's worker, it ends with the numbers an uninterrupted run would have. On another device type the
-        # numbers differ anyway, so there it takes that device's grouping; every unit's summary says which device
-        # and grouping trained it.
-        saved = store.read_execution(run_dir)
-        if device.type in saved:
-            chosen, why = saved[device.type], f"the run's saved grouping on {device.type}"
-        else:
-            if saved:
-                log.warning("this run's earlier units trained on %s; the rest train on %s, whose rounding differs",
-                            ", ".join(saved), device.type)
-            chosen, why = grouping(self.model, device, config.training.batch_size, len(self.members(1, [0])),
-                                   trials_together)
-            saved[device.type] = chosen
-            store.write_json(paths.execution_file(run_dir), saved)
-        self.stack, self.together, self.threads = chosen["stack"], chosen["trials_together"], chosen.get("threads")
-        self.execution = {"device": devices.describe(device), "stack": self.stack, "trials_together": self.together}
-        log.info("training up to K=%d models at once (%s); %d trial(s) at a time", self.stack, why, self.together)
-        self.progress = records.Progress(run_dir, self.model_iterations_left(), show_progress)
+        self.slimming = None
+        if config.experiment.slimming:
+            self.slimming = slimming_arms.Slimming(run_dir, self.model, dataset, config.pruning, device)
+        choose = partial(execution.settings, self.model, device, config.training.batch_size,
+                         len(self.members(1, [0])), trials_together)
+        chosen, why = execution.kept_settings(run_dir, device.type, choose)
+        self.stack_size = chosen["stack"]
+        self.trials_together = chosen["trials_together"]
+        self.threads = chosen.get("threads")
+        # what every unit's summary says trained it: the device and the execution settings
+        self.trained_with = {"device": devices.describe(device), "stack": self.stack_size,
+                             "trials_together": self.trials_together}
+        log.info("training up to K=%d models at once (%s); %d trial(s) at a time", self.stack_size, why,
+                 self.trials_together)
+        self.progress = execution.Progress(run_dir, self.model_iterations_left(), show_progress)
 
-    # --- the plan ---------------------------------------------------------------------
+    # --- what is left to do --------------------------------------------------------------
     def members(self, level: int, trials: list[int]) -> list[Member]:
         return members(self.config, level, trials)
 
@@ -146,11 +110,156 @@ class Lottery:
     def model_iterations_left(self) -> int:
         return sum(len(self.members(lv, [t])) for lv, t in self.todo()) * self.config.training.iterations
 
-    def groups(self) -> list[list[int]]:
+    def cohorts(self) -> list[list[int]]:
         """Trials that go through the levels together."""
         trials = list(range(self.config.experiment.trials))
-        return [trials[i:i + self.together] for i in range(0, len(trials), self.together)]
+        return [trials[i:i + self.trials_together] for i in range(0, len(trials), self.trials_together)]
 
+    # --- IMP, level by level ------------------------------------------------------------
+    def run(self) -> None:
+        """Cohort after cohort, each cohort's trials through every level; a finished unit is skipped."""
+        todo = set(self.todo())
+        for trials in self.cohorts():
+            for level in range(self.config.experiment.levels + 1):
+                pending = [t for t in trials if (level, t) in todo]
+                if pending:
+                    self.run_level(level, pending)
+        self.progress.close()
+
+    def run_level(self, level: int, trials: list[int]) -> None:
+        """One level of these trials: every member's starting weights and mask, trained; then, trial by trial, the
+        ticket pruned to the next level's mask and the unit recorded."""
+        if self.threads and self.threads != torch.get_num_threads():
+            torch.set_num_threads(self.threads)  # the run's execution settings, here or on a cluster's worker
+        started = time.time()
+        members = self.members(level, trials)
+        weights = self.starting_weights(level, members, trials)
+        masks = self.masks(level, members, trials)
+        result = self.train_members(level, members, weights, masks)
+        seconds = (time.time() - started) / len(trials)
+        for trial in trials:
+            unit = records.Unit.of(level, trial, members, weights, masks, result, seconds)
+            next_masks = {"next": self.prune(unit)}  # stored as the next level's ticket under this key
+            if level == 0:  # the trained dense network, pruned one-shot to every level; the late rewind point
+                self.write_plan(unit, self.one_shot(unit))
+            summary = self.summary(unit)
+            if self.slimming:  # the fine-tuned network kept, what each network costs, the next slimmed mask
+                next_masks["slim_next"] = self.slimming.level_done(unit, summary)
+            self.record(unit, summary, next_masks)
+        log.info("level %d, trial(s) %s done in %.1fs", level, trials, time.time() - started)
+
+    def starting_weights(self, level: int, members: list[Member], trials: list[int]) -> models.Params:
+        """Each member's weights before training (rewinding): level 0 trains from θ0 and is where a late rewind
+        point θk is taken; later levels rewind to the rewind point. An arm with a fresh init starts from its own
+        draw, slimming's fine-tuned arm from its own network of the level before."""
+        rewind = self.theta0(trials) if level == 0 else self.rewind_point(trials)
+        params = []
+        for m in members:
+            init = arms.get(m.arm).init
+            if init == "fresh":
+                params.append(self.model.init([self.streams.member(m.arm, m.trial, level, m.copy)], self.device))
+            elif init == "finetune" and level > 0:
+                params.append(self.slimming.fine_tuned(level, m.trial))
+            else:
+                i = trials.index(m.trial)
+                params.append({n: p[i:i + 1] for n, p in rewind.items()})
+        return {n: torch.cat([p[n] for p in params]) for n in params[0]}
+
+    def masks(self, level: int, members: list[Member], trials: list[int]) -> pruning.Masks:
+        """Each member's mask at this level, from its arm's mask function (lth.tickets.masks)."""
+        at = mask_fns.Level(self.model, level, trials, self.ticket_masks(level, trials),
+                            partial(self.one_shot_masks, level, trials), self.streams, self.device,
+                            partial(self.previous_masks, level, trials))
+        return pruning.concat([mask_fns.make(arms.get(m.arm).mask, at, m) for m in members])
+
+    def train_members(self, level: int, members: list[Member], weights: models.Params, masks: pruning.Masks
+                      ) -> TrainResult:
+        """The members trained with the run's protocol, at most `stack_size` at once; level 0 keeps θk when the
+        run rewinds late, and structured arms train with network slimming's penalty."""
+        cfg = self.config
+        rewind_at = cfg.pruning.rewind_iteration if level == 0 and cfg.pruning.rewind_iteration else None
+        chunks = []
+        for start in range(0, len(members), self.stack_size):
+            part = slice(start, start + self.stack_size)
+            self.progress.start_level(level, len(members[part]))
+            order_keys = [self.order_key(level, m) for m in members[part]]
+            penalty = self.slimming.penalty(members[part]) if self.slimming else None
+            chunks.append(train(self.model, {n: p[part] for n, p in weights.items()}, pruning.select(masks, part),
+                                self.data, cfg.training, order_keys=order_keys, snapshot_at=rewind_at,
+                                hooks=self.progress.hooks, penalty=penalty))
+        return TrainResult.concat(chunks)
+
+    def order_key(self, level: int, m: Member) -> tuple:
+        return self.streams.run_order_key(self.config.training.data_order, m.trial, level, m.arm, m.copy)
+
+    def prune(self, unit: records.Unit) -> pruning.Masks:
+        """The next level's ticket: the trained ticket's surviving weights pruned by magnitude, at the run's rates."""
+        ticket = unit.row("ticket")
+        final = {n: p[ticket] for n, p in unit.result.final.items()}
+        masks = pruning.select(unit.masks, ticket)
+        cfg = self.config.pruning
+        return pruning.magnitude_prune(self.model, final, masks, cfg, pruning.next_target(self.model, cfg, masks))
+
+    def one_shot(self, unit: records.Unit) -> dict[int, pruning.Masks]:
+        """One-shot pruning: level 0's trained dense network pruned straight to each level's sparsity, by level
+        (none when the run has no one-shot arm)."""
+        cfg = self.config.pruning
+        e = self.config.experiment
+        if not e.one_shot:
+            return {}
+        dense_final = {n: p[unit.row("ticket")] for n, p in unit.result.final.items()}
+        dense = pruning.dense_masks(self.model, 1, self.device)
+        layer_counts = pruning.layer_ladder(self.model, cfg, e.levels)
+        totals = pruning.ladder(self.model, cfg, e.levels)
+        shots = {}
+        for level in range(1, e.levels + 1):
+            target = totals[level] if cfg.strategy == "global" else layer_counts[level]
+            shots[level] = pruning.magnitude_prune(self.model, dense_final, dense, cfg, target)
+        return shots
+
+    # --- recording ----------------------------------------------------------------------
+    def summary(self, unit: records.Unit) -> dict:
+        iterations = self.config.training.iterations
+        summary = records.summary(unit.level, unit.members, unit.masks, unit.result, self.model, unit.seconds,
+                                  iterations)
+        summary["execution"] = self.trained_with
+        return summary
+
+    def record(self, unit: records.Unit, summary: dict, next_masks: dict[str, pruning.Masks]) -> None:
+        """Everything one trial's level records, with the masks the next level starts from; its summary last."""
+        ticket = unit.row("ticket")
+        ticket_masks = pruning.select(unit.masks, ticket)
+        start = {n: p[ticket] for n, p in unit.start.items()}
+        final = {n: p[ticket] for n, p in unit.result.final.items()}
+        hist, stats = records.weight_movement(self.model, start, final, ticket_masks, next_masks["next"],
+                                              [unit.trial])
+        entries = records.mask_entries(unit.members, unit.masks)
+        for key, masks in next_masks.items():
+            entries[(key, unit.trial, 0)] = {n: m[0].cpu().numpy() for n, m in masks.items()}
+        curves = records.curves_frame(unit.level, unit.members, unit.result)
+        tables = {paths.unit_weight_hist: hist, paths.unit_weight_stats: stats}
+        records.write_unit(self.run_dir, unit.level, unit.trial, self.model, curves, entries, summary, tables)
+
+    def write_plan(self, unit: records.Unit, one_shot: dict[int, pruning.Masks]) -> None:
+        """What a trial's later levels and the pruning lab need from its level 0: one-shot's masks, the rewind
+        point θk (late rewinding), trial 0's trained dense network, and the prune curve."""
+        trial = unit.trial
+        ticket = unit.row("ticket")
+        dense_final = {n: p[ticket] for n, p in unit.result.final.items()}
+        arrays = {}
+        for level, shot in one_shot.items():
+            entry = {(f"one_shot_{level}", trial, 0): {n: m[0].cpu().numpy() for n, m in shot.items()}}
+            arrays.update(store.pack_masks(entry))
+        if unit.result.snapshot is not None:
+            for n, p in unit.result.snapshot.items():
+                arrays[f"rewind/{n}"] = p[ticket[0]].cpu().numpy()
+        store.write_npz(paths.plan_file(self.run_dir, trial), arrays)
+        if trial == 0:
+            store.write_npz(paths.dense_weights(self.run_dir), {n: p[0].cpu().numpy() for n, p in dense_final.items()})
+        curve = records.prune_curve(self.model, dense_final, self.data, self.config.pruning)
+        store.write_parquet(paths.prune_curve(self.run_dir, trial), curve.assign(trial=trial))
+
+    # --- what earlier levels saved ------------------------------------------------------
     def theta0(self, trials: list[int]) -> models.Params:
         return self.model.init([self.streams.init(t) for t in trials], self.device)
 
@@ -174,119 +283,3 @@ class Lottery:
     def one_shot_masks(self, level: int, trials: list[int]) -> pruning.Masks:
         return self.saved_masks(trials, lambda t: paths.plan_file(self.run_dir, t),
                                 lambda t: (f"one_shot_{level}", t, 0))
-
-    # --- running ----------------------------------------------------------------------
-    def run(self) -> None:
-        todo = set(self.todo())
-        for trials in self.groups():
-            for level in range(self.config.experiment.levels + 1):
-                pending = [t for t in trials if (level, t) in todo]
-                if pending:
-                    self.run_level(level, pending)
-        self.progress.close()
-
-    def stack_for(self, level: int, members: list[Member], trials: list[int]):
-        # Level 0 trains from θ0 and is where a late-rewinding point θk is taken; later levels rewind to it.
-        rewind = self.theta0(trials) if level == 0 else self.rewind_point(trials)
-        at = mask_fns.Level(self.model, level, trials, self.ticket_masks(level, trials),
-                            lambda: self.one_shot_masks(level, trials), self.streams, self.device,
-                            lambda key: self.previous_masks(level, trials, key))
-        params, masks = [], []
-        for m in members:
-            arm = arms.get(m.arm)
-            if arm.init == "fresh":
-                params.append(self.model.init([self.streams.member(m.arm, m.trial, level, m.replicate)], self.device))
-            elif arm.init == "finetune" and level > 0:  # its own trained network of the level before
-                saved = store.read_npz(paths.unit_slim_weights(self.run_dir, level - 1, m.trial))
-                params.append({n: torch.from_numpy(v[None]).to(self.device) for n, v in saved.items()})
-            else:
-                params.append({n: p[at.index(m)] for n, p in rewind.items()})
-            masks.append(mask_fns.make(arm.mask, at, m))
-        return {n: torch.cat([p[n] for p in params]) for n in params[0]}, pruning.stack(masks)
-
-    def order_key(self, level: int, m: Member) -> tuple:
-        return self.streams.run_order_key(self.config.training.data_order, m.trial, level, m.arm, m.replicate)
-
-    def run_level(self, level: int, trials: list[int]) -> None:
-        if self.threads and self.threads != torch.get_num_threads():
-            torch.set_num_threads(self.threads)  # the run's grouping (see __init__), here or on a cluster's worker
-        started = time.time()
-        members = self.members(level, trials)
-        params, masks = self.stack_for(level, members, trials)
-        rewind_at = self.config.pruning.rewind_iteration if level == 0 and self.config.pruning.rewind_iteration else None
-        chunks = []
-        for start in range(0, len(members), self.stack):
-            part = slice(start, start + self.stack)
-            self.progress.start_level(level, len(members[part]))
-            chunks.append(train(self.model, {n: p[part] for n, p in params.items()}, pruning.select(masks, part),
-                                self.data, self.config.training, order_keys=[self.order_key(level, m) for m in members[part]],
-                                snapshot_at=rewind_at, hooks=self.progress.hooks, penalty=self.penalty(members[part])))
-        result = TrainResult.concat(chunks)
-        seconds = (time.time() - started) / len(trials)
-        for t in trials:
-            rows = [i for i, m in enumerate(members) if m.trial == t]
-            self.write_unit(level, t, [members[i] for i in rows], {n: p[rows] for n, p in params.items()},
-                            pruning.select(masks, rows), result.select(rows), seconds)
-        log.info("level %d, trial(s) %s done in %.1fs", level, trials, time.time() - started)
-
-    def penalty(self, members: list[Member]) -> slimming.Penalty | None:
-        """Network slimming's L1 penalty for the stack's structured arms (None in a run without them)."""
-        rows = [arms.get(m.arm).kind == "structured" for m in members]
-        return slimming.Penalty(rows, self.config.pruning.slim_l1) if any(rows) else None
-
-    def write_unit(self, level: int, trial: int, members: list[Member], params: models.Params,
-                   masks: pruning.Masks, result: TrainResult, seconds: float) -> None:
-        """Everything one trial's level records; its summary last."""
-        ticket = [members.index(Member(trial, "ticket", 0))]
-        ticket_final = {n: p[ticket] for n, p in result.final.items()}
-        ticket_masks = pruning.select(masks, ticket)
-        cfg, rd = self.config.pruning, self.run_dir
-        next_masks = pruning.magnitude_prune(self.model, ticket_final, ticket_masks, cfg,
-                                             pruning.next_target(self.model, cfg, ticket_masks))
-        if level == 0:
-            self.write_plan(trial, result, ticket_final)
-        hist, stats = records.weight_movement(self.model, {n: p[ticket] for n, p in params.items()}, ticket_final,
-                                              ticket_masks, next_masks, [trial])
-        summary = records.summary(level, members, masks, result, self.model, seconds, self.config.training.iterations)
-        summary["execution"] = self.execution
-        entries = records.mask_entries(members, masks)
-        entries[("next", trial, 0)] = {n: m[0].cpu().numpy() for n, m in next_masks.items()}  # the next level's ticket
-        if self.config.experiment.slimming:
-            entries[("slim_next", trial, 0)] = self.slim(level, trial, members, masks, result, summary)
-        records.write_unit(rd, level, trial, self.model, records.curves_frame(level, members, result), entries, summary,
-                           {paths.unit_weight_hist: hist, paths.unit_weight_stats: stats})
-
-    def slim(self, level: int, trial: int, members: list[Member], masks: pruning.Masks, result: TrainResult,
-             summary: dict) -> dict:
-        """Network slimming's part of a unit: the fine-tuned network kept for the next level to start from, what
-        each structured arm and the ticket cost (parameters, FLOPs, measured inference time) in the summary's rows,
-        and the next level's slimmed mask (returned, to store with the unit's masks)."""
-        row = members.index(Member(trial, "slim_finetune", 0))
-        tuned = {n: p[row:row + 1] for n, p in result.final.items()}
-        store.write_npz(paths.unit_slim_weights(self.run_dir, level, trial), {n: p[0].cpu().numpy() for n, p in tuned.items()})
-        records.add_costs(self.model, members, masks, result.final, self.data, summary)
-        channels = slimming.next_channels(self.model, tuned, slimming.channels_of(self.model, pruning.select(masks, [row])),
-                                          self.config.pruning.slim_rate)
-        return {n: m[0].cpu().numpy() for n, m in slimming.weight_masks(self.model, channels).items()}
-
-    def write_plan(self, trial: int, result: TrainResult, dense_final: models.Params) -> None:
-        """What a trial's later levels and the pruning lab need from its level 0."""
-        cfg, e = self.config.pruning, self.config.experiment
-        dense = pruning.dense_masks(self.model, 1, self.device)
-        arrays = {}
-        if e.one_shot:
-            layer_counts = pruning.layer_ladder(self.model, cfg, e.levels)
-            totals = pruning.ladder(self.model, cfg, e.levels)
-            for level in range(1, e.levels + 1):
-                target = totals[level] if cfg.strategy == "global" else layer_counts[level]
-                shot = pruning.magnitude_prune(self.model, dense_final, dense, cfg, target)
-                arrays.update(store.pack_masks({(f"one_shot_{level}", trial, 0): {n: m[0].cpu().numpy()
-                                                                                 for n, m in shot.items()}}))
-        if result.snapshot is not None:
-            for n, p in result.snapshot.items():  # level 0 trains only this trial's ticket
-                arrays[f"rewind/{n}"] = p[0].cpu().numpy()
-        store.write_npz(paths.plan_file(self.run_dir, trial), arrays)
-        if trial == 0:
-            store.write_npz(paths.dense_weights(self.run_dir), {n: p[0].cpu().numpy() for n, p in dense_final.items()})
-        store.write_parquet(paths.prune_curve(self.run_dir, trial),
-                            records.prune_curve(self.model, dense_final, self.data, cfg).assign(trial=trial))

@@ -1,6 +1,6 @@
 """How each arm of an IMP run gets its mask at a level: one function per `Arm.mask` name (lth.core.arms).
 
-A mask function sees one level of a group of trials (`Level`) and one member of the stack, and
+A mask function sees one level of a cohort's trials (`Level`) and one member of the stack, and
 returns that member's mask set with a stack dimension of 1. Adding an arm to IMP runs is its registry
 entry plus, if no existing function fits, one function here.
 """
@@ -18,15 +18,15 @@ from ..engine.models import Model
 
 @dataclass(frozen=True)
 class Member:
-    """One model of a stack: which trial, which arm, which replicate of that arm."""
+    """One model of a stack: which trial, which arm, which control copy of that arm (0 for an arm drawn once)."""
     trial: int
     arm: str
-    replicate: int
+    copy: int
 
 
 @dataclass
 class Level:
-    """What a mask function may draw on at one level of a group of trials."""
+    """What a mask function may draw on at one level of a cohort's trials."""
     model: Model
     level: int
     trials: list[int]
@@ -79,7 +79,7 @@ def random(level: Level, member: Member) -> pruning.Masks:
     """A uniformly random mask with the ticket's per-layer counts, from the member's own stream."""
     shapes = {layer.name: layer.weight_shape for layer in level.model.layers}
     counts = pruning.counts_of(level.tickets, level.index(member).start)
-    stream = level.streams.member(member.arm, member.trial, level.level, member.replicate)
+    stream = level.streams.member(member.arm, member.trial, level.level, member.copy)
     return pruning.random_masks([counts], shapes, [stream], level.device)
 
 

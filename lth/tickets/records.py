@@ -1,26 +1,47 @@
-"""What a level records: curves, summaries, packed masks, weight movement; and progress."""
+"""What a unit records: curves, summary, costs, packed masks (the one unit writer, summary last), weight
+movement, and the prune curve of the pruning lab's slider."""
 
 from __future__ import annotations
 
 import math
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from ..core import arms, devices, paths, store, sweeps
-from ..core.config import Config, PruningConfig
-from ..engine import data as data_mod
+from ..core import arms, devices, paths, store
+from ..core.config import PruningConfig
 from ..engine import pruning, slimming
 from ..engine.models import Model, Params
-from ..engine.train import Cancelled, Diverged, Hooks, TrainResult, evaluate
+from ..engine.train import TrainResult, evaluate
+from .masks import Member
 
 HIST_BINS = 50
+
+
+@dataclass
+class Unit:
+    """One trial's members at one level of an IMP run, trained: what its unit records."""
+    level: int
+    trial: int
+    members: list[Member]
+    start: Params  # the weights each member started from
+    masks: pruning.Masks
+    result: TrainResult
+    seconds: float  # the trial's share of the level's training
+
+    @classmethod
+    def of(cls, level: int, trial: int, members: list[Member], start: Params, masks: pruning.Masks,
+           result: TrainResult, seconds: float) -> "Unit":
+        """The unit of `trial` among the members a level trained together."""
+        rows = [i for i, m in enumerate(members) if m.trial == trial]
+        return cls(level, trial, [members[i] for i in rows], {n: p[rows] for n, p in start.items()},
+                   pruning.select(masks, rows), result.select(rows), seconds)
+
+    def row(self, arm: str) -> list[int]:
+        """The row of the arm's (first) member, as a one-row selection."""
+        return [self.members.index(Member(self.trial, arm, 0))]
 
 
 def curves_frame(level: int, members, result: TrainResult, kind: str = "level") -> pd.DataFrame:
@@ -30,7 +51,8 @@ def curves_frame(level: int, members, result: TrainResult, kind: str = "level") 
         kind: np.full(k * e, level, dtype=np.int16),
         "trial": np.repeat([m.trial for m in members], e).astype(np.int16),
         "arm": np.repeat([m.arm for m in members], e),
-        "replicate": np.repeat([m.replicate for m in members], e).astype(np.int16),
+        # stored as "replicate", its name before GLOSSARY.md
+        "replicate": np.repeat([m.copy for m in members], e).astype(np.int16),
         "iteration": np.tile(result.iterations, k).astype(np.int32),
     })
     for name, values in result.curves.items():
@@ -47,7 +69,8 @@ def summary(level: int, members, masks: pruning.Masks, result: TrainResult, mode
     for i, m in enumerate(members):
         j = int(es[i])
         rows.append({
-            "trial": m.trial, "arm": m.arm, "replicate": m.replicate,
+            "trial": m.trial, "arm": m.arm,
+            "replicate": m.copy,  # stored as "replicate", its name before GLOSSARY.md
             "remaining": float(total[i]),
             "remaining_by_layer": {n: float(v[i]) for n, v in per_layer.items()},
             "early_stop_iteration": int(result.iterations[j]),
@@ -96,8 +119,10 @@ def add_costs(model: Model, members, masks: pruning.Masks, final: Params, data, 
 
 # --- a unit: what one trial records at one level (or sweep point) -----------------------
 def mask_entries(members, masks: pruning.Masks) -> dict[tuple, dict[str, np.ndarray]]:
-    """{(arm, trial, replicate): {layer: bool array}} of the members whose mask is their own (reinit's is not)."""
-    return {(m.arm, m.trial, m.replicate): {n: mask[i].cpu().numpy() for n, mask in masks.items()}
+    """{(arm, trial, control copy): {layer: bool array}} of the members whose mask is their own (reinit's is
+    not), keyed as the packed-mask file stores them."""
+    # the copy is stored as the key's "replicate", its name before GLOSSARY.md
+    return {(m.arm, m.trial, m.copy): {n: mask[i].cpu().numpy() for n, mask in masks.items()}
             for i, m in enumerate(members) if arms.has_own_mask(m.arm)}
 
 
@@ -126,21 +151,22 @@ def weight_movement(model: Model, init: Params, final: Params, masks: pruning.Ma
         w0, w1 = init[f"{n}.weight"].cpu().numpy(), final[f"{n}.weight"].cpu().numpy()
         alive, keep = masks[n].cpu().numpy(), next_masks[n].cpu().numpy()
         for t_index, trial in enumerate(trials):
-            groups = {"kept": keep[t_index], "pruned": alive[t_index] & ~keep[t_index]}
+            # stored in the column "group": which weights the next level keeps, which it prunes
+            fates = {"kept": keep[t_index], "pruned": alive[t_index] & ~keep[t_index]}
             values = {"initial": w0[t_index], "final": w1[t_index], "movement": np.abs(w1[t_index] - w0[t_index])}
             for quantity, v in values.items():
                 live = v[alive[t_index]]
                 hi = float(np.abs(live).max()) if live.size else 1.0
                 edges = np.linspace(0.0 if quantity == "movement" else -hi, hi or 1.0, HIST_BINS + 1)
-                for group, sel in groups.items():
+                for fate, sel in fates.items():
                     counts, _ = np.histogram(v[sel], bins=edges)
                     hist_rows.append(pd.DataFrame({
-                        "trial": trial, "layer": n, "quantity": quantity, "group": group,
+                        "trial": trial, "layer": n, "quantity": quantity, "group": fate,
                         "bin_left": edges[:-1], "bin_right": edges[1:], "count": counts}))
-            for group, sel in groups.items():
+            for fate, sel in fates.items():
                 move = values["movement"][sel]
                 stat_rows.append({
-                    "trial": trial, "layer": n, "group": group, "count": int(sel.sum()),
+                    "trial": trial, "layer": n, "group": fate, "count": int(sel.sum()),
                     "mean_abs_initial": float(np.abs(w0[t_index][sel]).mean()) if sel.any() else math.nan,
                     "mean_abs_final": float(np.abs(w1[t_index][sel]).mean()) if sel.any() else math.nan,
                     "mean_movement": float(move.mean()) if sel.any() else math.nan,
@@ -160,105 +186,3 @@ def prune_curve(model: Model, dense_final: Params, data, cfg: PruningConfig, poi
         total, _ = pruning.remaining(masks)
         rows += [{"remaining": float(total[i]), "test_acc": float(acc[i])} for i in range(k)]
     return pd.DataFrame(rows)
-
-
-# --- progress: a bar on the terminal, a status file for the app ---------------------
-class Progress:
-    def __init__(self, run_dir: Path, total: int, show: bool):
-        self.run_dir, self.total, self.done = run_dir, total, 0
-        self.bar = tqdm(total=total, unit="model-it", unit_scale=True, disable=not show, dynamic_ncols=True)
-        self.started, self.last_write, self.level, self.models, self.last_it = time.time(), 0.0, 0, 1, 0
-
-    def start_level(self, level: int, models: int) -> None:
-        self.level, self.models, self.last_it = level, models, 0
-        self.bar.set_description(f"level {level}")
-
-    def at_eval(self, iteration: int) -> None:
-        step = (iteration - self.last_it) * self.models
-        self.last_it = iteration
-        self.add(step, iteration)
-
-    def add(self, step: int, iteration: int | None = None) -> None:
-        """`step` more model-iterations done; the status file (rate, ETA) at most once a second."""
-        self.done += step
-        self.bar.update(step)
-        now = time.time()
-        if now - self.last_write > 1.0:
-            rate = self.done / max(now - self.started, 1e-9)
-            store.write_status(self.run_dir, level=self.level, iteration=iteration,
-                               fraction=self.done / max(self.total, 1),
-                               eta_seconds=(self.total - self.done) / rate if rate > 0 else None,
-                               model_iterations_per_second=rate)
-            self.last_write = now
-
-    def cancelled(self) -> bool:
-        return paths.cancel_file(self.run_dir).exists()
-
-    @property
-    def hooks(self) -> Hooks:
-        """What a training loop calls: progress at each evaluation, and the CANCEL file."""
-        return Hooks(self.at_eval, self.cancelled)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-@dataclass(frozen=True)
-class SweepJob:
-    """A sweep to compute on an IMP run (a gate sweep, pruning at init, an instability analysis), checked."""
-    run_dir: Path
-    spec: object  # its settings, stored as the method folder's method.json (lth.core.sweeps.Spec)
-    config: Config  # the run's config as the sweep trains with it
-    factory: Callable[..., "Sweep"]  # (method folder, dataset, device, show_progress) -> the search
-
-
-def run_sweep(job: SweepJob, options) -> Path:
-    """Compute (or finish, or just open) a sweep on this machine; returns its method folder. The data set is
-    read before the folder is made, so a missing one leaves nothing behind."""
-    device = devices.resolve(options.device)
-    dataset = data_mod.load(job.config.data, options.data_dir, device, options.download)
-    mdir = sweeps.create(job.run_dir, job.spec)
-    return compute_sweep(mdir, device, lambda: job.factory(mdir, dataset, device, options.progress))
-
-
-def compute_sweep(mdir: Path, device, make_search: Callable[[], "Sweep"],
-                  execute: Callable[["Sweep"], None] = lambda search: search.run()) -> Path:
-    """A method's sweep under its lock: the search's missing units computed (`execute`: here, or on a cluster),
-    status 'running' then 'done'; a sweep with nothing left to do is only marked done."""
-    with store.lock(mdir):
-        search = make_search()
-        if search.todo():
-            paths.cancel_file(mdir).unlink(missing_ok=True)
-            with computing(mdir, device):
-                execute(search)
-        else:
-            store.write_status(mdir, state="done")
-    return mdir
-
-
-class Sweep(Protocol):
-    progress: Progress
-
-    def todo(self) -> list[int]: ...
-
-    def run(self) -> None: ...
-
-    def run_trial(self, trial: int) -> None: ...
-
-
-@contextmanager
-def computing(run_dir: Path, device) -> Iterator[None]:
-    """Status 'running' while the body computes; then 'done', 'cancelled' or 'failed' with the reason."""
-    store.write_status(run_dir, state="running", error="", device=str(device), started=time.time())
-    try:
-        yield
-    except Cancelled:
-        store.write_status(run_dir, state="cancelled")
-        raise
-    except Diverged as err:
-        store.write_status(run_dir, state="failed", error=f"diverged: {err}")
-        raise
-    except BaseException as err:
-        store.write_status(run_dir, state="failed", error=f"{type(err).__name__}: {err}")
-        raise
-    store.write_status(run_dir, state="done")

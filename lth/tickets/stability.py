@@ -33,31 +33,30 @@ import torch
 from ..core import devices, paths, store
 from ..core.config import Config, ConfigError
 from ..core.seeds import Streams
-from ..core.stability_config import Pair, StabilityConfig
+from ..core.stability_config import Fork, StabilityConfig
 from ..engine import deep_models, models, pruning
 from ..engine.train import BatchOrder, Cancelled, Stack, evaluate
-from . import lottery, records
-from .lottery import RunOptions
+from . import execution, lottery
 
 log = logging.getLogger("lth")
 
 
-def job(run_dir: Path, scfg: StabilityConfig) -> records.SweepJob:
+def job(run_dir: Path, scfg: StabilityConfig) -> execution.SweepJob:
     """`scfg`'s analysis of the run in `run_dir`, checked before any work: levels, k or trials the run has not
     finished are refused."""
     config = store.read_config(run_dir)
-    pairs = scfg.pairs(config)
-    missing = sorted({(p.level, t) for p in pairs for t in range(scfg.trials) if p.level > 0}
-                     - store.finished_units(run_dir))
+    forks = scfg.forks(config)
+    needed = {(f.level, t) for f in forks for t in range(scfg.trials) if f.level > 0}
+    missing = sorted(needed - store.finished_units(run_dir))
     if missing:
         raise ConfigError(f"the run has not finished level {missing[0][0]} of trial {missing[0][1]}, whose mask "
                           "the analysis forks; finish the run first, or choose its finished levels and trials")
-    return records.SweepJob(run_dir, scfg, config, partial(Analysis, config, scfg, pairs))
+    return execution.SweepJob(run_dir, scfg, config, partial(Analysis, config, scfg, forks))
 
 
-def run(run_dir: Path, scfg: StabilityConfig, options: RunOptions = RunOptions()) -> Path:
+def run(run_dir: Path, scfg: StabilityConfig, options: execution.RunOptions = execution.RunOptions()) -> Path:
     """Compute (or finish, or just open) `scfg`'s analysis of the run in `run_dir`; returns its folder."""
-    return records.run_sweep(job(run_dir, scfg), options)
+    return execution.run_sweep(job(run_dir, scfg), options)
 
 
 class ForkedOrder:
@@ -73,19 +72,23 @@ class ForkedOrder:
 
 
 class Analysis:
-    def __init__(self, config: Config, scfg: StabilityConfig, pairs: list[Pair], sdir: Path, dataset, device,
+    def __init__(self, config: Config, scfg: StabilityConfig, forks: list[Fork], sdir: Path, dataset, device,
                  show_progress: bool = True):
-        self.config, self.s, self.pairs, self.sdir = config, scfg, pairs, sdir
+        self.config = config
+        self.s = scfg
+        self.forks = forks
+        self.sdir = sdir
         self.run_dir = sdir.parent.parent  # the IMP run it analyses: <run>/methods/stability
-        self.data, self.device = dataset, device
+        self.data = dataset
+        self.device = device
         self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
         self.streams = Streams(config.experiment.seed)
-        total = len(self.todo()) * len(pairs) * scfg.copies * config.training.iterations
-        self.progress = records.Progress(sdir, total, show_progress)
+        total = len(self.todo()) * len(forks) * scfg.copies * config.training.iterations
+        self.progress = execution.Progress(sdir, total, show_progress)
 
     def todo(self) -> list[int]:
         done = store.finished_units(self.sdir)
-        return [t for t in range(self.s.trials) if any((p, t) not in done for p in range(1, len(self.pairs) + 1))]
+        return [t for t in range(self.s.trials) if any((p, t) not in done for p in range(1, len(self.forks) + 1))]
 
     def run(self) -> None:
         for trial in self.todo():
@@ -97,39 +100,40 @@ class Analysis:
         started = time.time()
         final, masks = self.train(trial)
         trained = time.time() - started
-        for p, pair in enumerate(self.pairs):
+        for p, fork in enumerate(self.forks):
             rows = slice(p * self.s.copies, (p + 1) * self.s.copies)
             remaining = float(pruning.remaining(pruning.select(masks, rows))[0][0])
-            self.write_unit(p + 1, trial, pair, {n: v[rows] for n, v in final.items()}, remaining,
-                            trained / len(self.pairs))
+            self.write_unit(p + 1, trial, fork, {n: v[rows] for n, v in final.items()}, remaining,
+                            trained / len(self.forks))
         log.info("stability, trial %d done in %.1fs", trial, time.time() - started)
 
     # --- training the copies ------------------------------------------------------------
-    def start(self, pair: Pair, trial: int) -> tuple[models.Params, pruning.Masks]:
+    def start(self, fork: Fork, trial: int) -> tuple[models.Params, pruning.Masks]:
         """The fork's initial weights and mask (its network before any training)."""
-        if pair.level == 0:
+        if fork.level == 0:
             theta0 = self.model.init([self.streams.init(trial)], self.device)
             return theta0, pruning.dense_masks(self.model, 1, self.device)
-        if pair.arm == "reinit":
-            params = self.model.init([self.streams.member("reinit", trial, pair.level, 0)], self.device)
+        if fork.arm == "reinit":
+            params = self.model.init([self.streams.member("reinit", trial, fork.level, 0)], self.device)
         else:  # where the run's ticket starts: θ0, or θk when the run rewinds late
             params = lottery.rewind_point(self.run_dir, self.config, self.model, self.streams, [trial], self.device)
-        stored = store.read_masks(paths.unit_masks(self.run_dir, pair.level, trial))[("ticket", trial, 0)]
+        stored = store.read_masks(paths.unit_masks(self.run_dir, fork.level, trial))[("ticket", trial, 0)]
         return params, {n: torch.from_numpy(m).unsqueeze(0).to(self.device) for n, m in stored.items()}
 
     def train(self, trial: int) -> tuple[models.Params, pruning.Masks]:
         """Every fork's copies of a trial as one stack, to the run's last iteration: their final weights, masks."""
-        starts = [self.start(pair, trial) for pair in self.pairs for _ in range(self.s.copies)]
+        copies = range(self.s.copies)
+        starts = [self.start(fork, trial) for fork in self.forks for _ in copies]
         params = {n: torch.cat([p[n] for p, _ in starts]) for n in starts[0][0]}
-        masks = pruning.stack([m for _, m in starts])
+        masks = pruning.concat([m for _, m in starts])
         cfg = self.config.training
         # before its fork a copy draws the batches the IMP run trained that network with (the dense net: level 0's)
-        run_keys = [self.streams.run_order_key(cfg.data_order, trial, p.level, "ticket" if p.level == 0 else p.arm)
-                    for p in self.pairs for _ in range(self.s.copies)]
+        run_keys = [self.streams.run_order_key(cfg.data_order, trial, f.level, "ticket" if f.level == 0 else f.arm)
+                    for f in self.forks for _ in copies]
         stack = Stack(self.model, params, masks, self.data, cfg, run_keys)
-        own = [self.copy_order(trial, c) for _ in self.pairs for c in range(self.s.copies)]
-        stack.order = ForkedOrder(run_keys, own, [p.k for p in self.pairs for _ in range(self.s.copies)],
-                                  len(self.data.x_train), cfg.batch_size, self.device)
+        own = [self.copy_order(trial, c) for _ in self.forks for c in copies]
+        fork_at = [f.k for f in self.forks for _ in copies]
+        stack.order = ForkedOrder(run_keys, own, fork_at, len(self.data.x_train), cfg.batch_size, self.device)
         self.progress.start_level(0, len(starts))
         for it in range(cfg.iterations):
             stack.step(it)
@@ -161,7 +165,7 @@ class Analysis:
         return pd.DataFrame({"alpha": alphas.cpu().numpy(), "train_error": 1 - train_acc.cpu().numpy(),
                              "test_error": 1 - test_acc.cpu().numpy()})
 
-    def write_unit(self, point: int, trial: int, pair: Pair, copies: models.Params, remaining: float,
+    def write_unit(self, point: int, trial: int, fork: Fork, copies: models.Params, remaining: float,
                    seconds: float) -> None:
         frames, rows = [], []
         for i, j in itertools.combinations(range(self.s.copies), 2):
@@ -170,10 +174,10 @@ class Analysis:
             rows.append({"copy_a": i, "copy_b": j, **{f"{kind}_barrier": barrier(line[f"{kind}_error"].to_numpy())
                                                       for kind in ("train", "test")},
                          "test_error_ends": [float(line.test_error.iloc[0]), float(line.test_error.iloc[-1])]})
-        summary = {"point": point, "trial": trial, "rows": [], "arm": pair.arm, "level": pair.level, "k": pair.k,
+        summary = {"point": point, "trial": trial, "rows": [], "arm": fork.arm, "level": fork.level, "k": fork.k,
                    "remaining": remaining, "pairs": rows, "models": self.s.copies,
                    "model_iterations": self.s.copies * self.config.training.iterations, "seconds": round(seconds, 2),
-                   "execution": {"device": devices.describe(self.device), "stack": len(self.pairs) * self.s.copies,
+                   "execution": {"device": devices.describe(self.device), "stack": len(self.forks) * self.s.copies,
                                  "trials_together": 1}}
         frame = pd.concat(frames, ignore_index=True).assign(point=point, trial=trial)
         store.write_parquet(paths.unit_path(self.sdir, point, trial), frame)
