@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from ..core import devices, paths, store, sweeps
 from ..core.config import Config, ConfigError
+from ..core.seeds import Streams
 from ..engine import data as data_mod
 from ..engine import models
 from ..engine.train import Cancelled, Diverged, Hooks
@@ -107,12 +108,38 @@ class Work(Protocol):
     def run(self) -> None: ...
 
 
-class Sweep(Work, Protocol):
-    """A sweep's search: its units are (point, trial), a trial at a time."""
+class Sweep:
+    """What every sweep's search shares (a gate sweep, pruning at init, an instability analysis): the IMP run's
+    network, data and seeds, and its units (point, trial) for points 1..`point_count`, computed a trial at a time
+    so that a cluster can take its trials as tasks; a trial with any point unfinished is trained again whole. A
+    search gives `run_trial` and sets `progress` once it knows its total work."""
 
-    def todo(self) -> list[int]: ...
+    progress: "Progress"
 
-    def run_trial(self, trial: int) -> None: ...
+    def __init__(self, config: Config, folder: Path, dataset: data_mod.Dataset, device, point_count: int,
+                 trial_count: int):
+        self.config = config
+        self.folder = folder  # the sweep's method folder: its units, status and CANCEL
+        self.data = dataset
+        self.device = device
+        self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
+        self.streams = Streams(config.experiment.seed)
+        self.point_count = point_count
+        self.trial_count = trial_count
+
+    def todo(self) -> list[int]:
+        """The trials with a point not finished yet."""
+        done = store.finished_units(self.folder)
+        points = range(1, self.point_count + 1)
+        return [t for t in range(self.trial_count) if any((p, t) not in done for p in points)]
+
+    def run(self) -> None:
+        for trial in self.todo():
+            self.run_trial(trial)
+        self.progress.close()
+
+    def run_trial(self, trial: int) -> None:
+        raise NotImplementedError
 
 
 def run_here(work: Work) -> None:

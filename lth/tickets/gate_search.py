@@ -29,7 +29,6 @@ import torch
 from ..core import devices, paths, store
 from ..core.config import Config
 from ..core.gate_config import GateConfig
-from ..core.seeds import Streams
 from ..engine import models, pruning
 from ..engine.train import BatchOrder, TrainResult, train
 from . import execution, records
@@ -51,15 +50,13 @@ def run(run_dir: Path, gcfg: GateConfig, options: execution.RunOptions = executi
     return execution.run_sweep(job(run_dir, gcfg), options)
 
 
-class Search:
+class Search(execution.Sweep):
+    """A gate or continuous-sparsification sweep: one point per penalty value, learned (and retrained) in one
+    stack of `k` members per trial."""
+
     def __init__(self, config: Config, gcfg: GateConfig, mdir: Path, dataset, device, show_progress=True):
-        self.config = config
+        super().__init__(config, mdir, dataset, device, len(gcfg.values), gcfg.trials)
         self.g = gcfg
-        self.mdir = mdir
-        self.data = dataset
-        self.device = device
-        self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
-        self.streams = Streams(config.experiment.seed)
         self.values = gcfg.values
         self.k = len(self.values)
         rounds = gcfg.rounds if gcfg.method == "cs" else 1
@@ -67,15 +64,6 @@ class Search:
         self.retrain_iterations = config.training.iterations if gcfg.retrains else 0
         total = len(self.todo()) * self.k * (self.learn_iterations + self.retrain_iterations)
         self.progress = execution.Progress(mdir, total, show_progress)
-
-    def todo(self) -> list[int]:
-        done = store.finished_units(self.mdir)
-        return [t for t in range(self.g.trials) if any((p, t) not in done for p in range(1, self.k + 1))]
-
-    def run(self) -> None:
-        for trial in self.todo():
-            self.run_trial(trial)
-        self.progress.close()
 
     def run_trial(self, trial: int) -> None:
         """Learn one trial's masks (or read them back), retrain them; write its units."""
@@ -100,7 +88,7 @@ class Search:
 
     def learned(self, trial: int):
         """(masks, search result, weights retraining starts from, seconds): read back if they were saved."""
-        saved = paths.learned_masks(self.mdir, trial)
+        saved = paths.learned_masks(self.folder, trial)
         if saved.exists():
             return self.read_learned(trial)
         started = time.time()
@@ -120,7 +108,7 @@ class Search:
         return masks, result, theta, seconds
 
     def read_learned(self, trial: int):
-        a = store.read_npz(paths.learned_masks(self.mdir, trial))
+        a = store.read_npz(paths.learned_masks(self.folder, trial))
 
         def tensors(prefix: str) -> dict[str, torch.Tensor]:
             return {k[len(prefix):]: torch.from_numpy(v).to(self.device) for k, v in a.items() if k.startswith(prefix)}
@@ -158,7 +146,8 @@ class Search:
                    "execution": {"device": devices.describe(self.device), "stack": self.k, "trials_together": 1}}
         members = [Member(trial, arm, 0) for arm in arms]
         entries = records.mask_entries(members, pruning.concat([mask] * len(arms)))
-        records.write_unit(self.mdir, point, trial, self.model, pd.concat(frames, ignore_index=True), entries, summary)
+        curves = pd.concat(frames, ignore_index=True)
+        records.write_unit(self.folder, point, trial, self.model, curves, entries, summary)
 
     def rows(self, point, member, mask, result, seconds, iterations, common, report_at=None, **extra) -> dict:
         """Summary rows of one arm at one sweep point, with what finding it cost (per model of the stack)."""

@@ -27,7 +27,6 @@ import torch
 from ..core import arms, devices, store
 from ..core.config import Config
 from ..core.init_config import InitConfig
-from ..core.seeds import Streams
 from ..engine import models, pruning
 from ..engine.train import train
 from . import execution, init_scores, records
@@ -51,31 +50,20 @@ def run(run_dir: Path, icfg: InitConfig, options: execution.RunOptions = executi
     return execution.run_sweep(job(run_dir, icfg), options)
 
 
-class Search:
+class Search(execution.Sweep):
+    """A pruning-at-init sweep: one point per IMP level pruned to, every arm (the method and its sanity checks)
+    of a trial's points trained as one stack."""
+
     def __init__(self, config: Config, icfg: InitConfig, levels: list[int], mdir: Path, dataset, device,
                  show_progress: bool = True):
-        self.config = config
+        super().__init__(config, mdir, dataset, device, len(levels), icfg.trials)
         self.c = icfg
         self.levels = levels  # the IMP level each sweep point prunes to
-        self.mdir = mdir
-        self.data = dataset
-        self.device = device
-        self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
-        self.streams = Streams(config.experiment.seed)
         ladder = pruning.ladder(self.model, config.pruning, max(levels))
         self.kept = [ladder[lv] for lv in levels]  # IMP's total weight count at each chosen level
         self.arms = icfg.arms
         total = len(self.todo()) * len(levels) * len(self.arms) * config.training.iterations
         self.progress = execution.Progress(mdir, total, show_progress)
-
-    def todo(self) -> list[int]:
-        done = store.finished_units(self.mdir)
-        return [t for t in range(self.c.trials) if any((p, t) not in done for p in range(1, len(self.levels) + 1))]
-
-    def run(self) -> None:
-        for trial in self.todo():
-            self.run_trial(trial)
-        self.progress.close()
 
     def run_trial(self, trial: int) -> None:
         """Score, stack and train one trial's points and arms; write its units."""
@@ -148,5 +136,5 @@ class Search:
                     execution={"device": devices.describe(self.device), "stack": len(self.levels) * len(self.arms),
                                "trials_together": 1})
         curves = records.curves_frame(point, members, result, "point")
-        records.write_unit(self.mdir, point, trial, self.model, curves, records.mask_entries(members, masks), blob)
+        records.write_unit(self.folder, point, trial, self.model, curves, records.mask_entries(members, masks), blob)
 

@@ -32,7 +32,6 @@ import torch
 
 from ..core import devices, paths, store
 from ..core.config import Config, ConfigError
-from ..core.seeds import Streams
 from ..core.stability_config import Fork, StabilityConfig
 from ..engine import deep_models, models, pruning
 from ..engine.train import BatchOrder, Cancelled, Stack, evaluate
@@ -71,29 +70,18 @@ class ForkedOrder:
         return torch.where(iteration < self.forks, self.shared.indices(iteration), self.own.indices(iteration))
 
 
-class Analysis:
+class Analysis(execution.Sweep):
+    """An instability analysis: one point per fork, all of a trial's forks and their copies trained as one
+    stack."""
+
     def __init__(self, config: Config, scfg: StabilityConfig, forks: list[Fork], sdir: Path, dataset, device,
                  show_progress: bool = True):
-        self.config = config
+        super().__init__(config, sdir, dataset, device, len(forks), scfg.trials)
         self.s = scfg
         self.forks = forks
-        self.sdir = sdir
         self.run_dir = sdir.parent.parent  # the IMP run it analyses: <run>/methods/stability
-        self.data = dataset
-        self.device = device
-        self.model = models.build(config.model.model, dataset.input_shape, dataset.num_classes)
-        self.streams = Streams(config.experiment.seed)
         total = len(self.todo()) * len(forks) * scfg.copies * config.training.iterations
         self.progress = execution.Progress(sdir, total, show_progress)
-
-    def todo(self) -> list[int]:
-        done = store.finished_units(self.sdir)
-        return [t for t in range(self.s.trials) if any((p, t) not in done for p in range(1, len(self.forks) + 1))]
-
-    def run(self) -> None:
-        for trial in self.todo():
-            self.run_trial(trial)
-        self.progress.close()
 
     def run_trial(self, trial: int) -> None:
         """Train one trial's forks as one stack; write the path between each fork's copies."""
@@ -180,9 +168,9 @@ class Analysis:
                    "execution": {"device": devices.describe(self.device), "stack": len(self.forks) * self.s.copies,
                                  "trials_together": 1}}
         frame = pd.concat(frames, ignore_index=True).assign(point=point, trial=trial)
-        store.write_parquet(paths.unit_path(self.sdir, point, trial), frame)
-        store.write_json(paths.unit_summary(self.sdir, point, trial), summary)
-        store.write_status(self.sdir, units_done=len(store.finished_units(self.sdir)))
+        store.write_parquet(paths.unit_path(self.folder, point, trial), frame)
+        store.write_json(paths.unit_summary(self.folder, point, trial), summary)
+        store.write_status(self.folder, units_done=len(store.finished_units(self.folder)))
 
 
 def barrier(errors: np.ndarray) -> float:
