@@ -104,3 +104,32 @@ def test_show_gate_table_keeps_its_numbers_with_sweep_points():
         assert shown == (pct, acc, level)
     # IMP's side is over the gate sweeps' own trial (0), not the pruning-at-init sweeps' trials 0-1
     assert round(rows.imp_accuracy[("cs", 1)], 2) == 98.23
+
+
+# The last line of `lth check-paper` on each shipped run folder (its verdicts counted), as printed before the
+# package was laid out in floors and folders: the layout must not move a verdict.
+VERDICTS = {
+    "conv2-fashion-reduced/a387bc92ba34": "disagree: 5 agree: 4 not yet: 2",
+    "lenet-fashion/847d8682939d": "agree: 9 disagree: 2",
+    "lenet-mnist-fresh-order/00825a686a8f": "agree: 6 not yet: 4 disagree: 1",
+    "lenet-mnist/1192c7eab1ef": "agree: 9 disagree: 2",
+    "resnet8-fashion-reduced/29155dce5ba5": "needs the full run: 3",
+    "resnet8-fashion-reduced/b14a8cff40db": "needs the full run: 2",
+    "vgg6-slim-fashion-reduced/3ac218720dfb": "needs the full run: 4",
+}
+
+
+@pytest.mark.parametrize("folder", VERDICTS)
+def test_check_paper_keeps_its_verdicts(folder, capsys):
+    assert cli.main(["check-paper", str(SHIPPED / folder)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == VERDICTS[folder]
+
+
+def test_show_keeps_the_barriers_and_the_costs(capsys):
+    assert cli.main(["show", str(SHIPPED / "resnet8-fashion-reduced/29155dce5ba5")]) == 0
+    out = capsys.readouterr().out
+    assert "ticket      0   0             100.00          6.45           7.14           13.84       1" in out
+    assert "reinit      5   0              15.14         12.06          12.64           18.48       1" in out
+    assert cli.main(["show", str(SHIPPED / "vgg6-slim-fashion-reduced/3ac218720dfb")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"5\s+ticket\s+12\.30\s+NaN\s+2479\.0\s+18482\.0", out)
