@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import torch
 from helpers import write_fake_mnist
 
-from lth.core.config import DataConfig, preset
+from lth.core.config import ConfigError, DataConfig, preset
 from lth.engine import data
 from lth.engine.data import DataError
 
@@ -135,3 +136,18 @@ def test_real_mnist_if_present():
     assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (55_000, 5_000, 10_000)
     assert ds.num_classes == 10
     assert abs(float(ds.x_train.mean())) < 0.01 and abs(float(ds.x_train.std()) - 1) < 0.01
+
+
+def test_raw_input_scaling_feeds_x_over_255_and_is_its_own_run():
+    base = DataConfig(dataset="synthetic", synthetic_shape="1x8x8", synthetic_train=120, synthetic_test=40,
+                             validation_size=20)
+    raw = data.load(replace(base, input_scaling="raw"), Path("unused"))
+    standard = data.load(base, Path("unused"))
+    assert float(raw.x_train.min()) >= 0.0 and float(raw.x_train.max()) <= 1.0
+    assert abs(float(standard.x_train.mean())) < 0.2  # standardised by the training split's own statistics
+    assert not torch.equal(raw.x_train, standard.x_train)
+    lenet = preset("lenet-mnist")
+    assert lenet.override(input_scaling="standardise").run_id == lenet.run_id  # the default keeps every run id
+    assert lenet.override(input_scaling="raw").run_id != lenet.run_id
+    with pytest.raises(ConfigError, match="input_scaling|input-scaling"):
+        lenet.override(input_scaling="minmax")

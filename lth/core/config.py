@@ -40,6 +40,10 @@ class DataConfig:
     synthetic_shape: str = _f("1x28x28", "CxHxW of the synthetic data set (dataset=synthetic only)")
     synthetic_train: int = _f(1200, "training examples of the synthetic set, validation included")
     synthetic_test: int = _f(400, "test examples of the synthetic set")
+    input_scaling: str = _f("standardise", "how pixels reach the network: standardise ((x/255 - mean) / std per "
+                                           "channel; MNIST's 0.1307 / 0.3081, as this project always has) or raw "
+                                           "(x/255, as an independent replication of the paper feeds them)",
+                            ("standardise", "raw"))
 
 
 @dataclass(frozen=True)

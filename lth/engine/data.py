@@ -182,7 +182,9 @@ def _prepare(cfg: DataConfig, x_train, y_train, x_test, y_test, source: str = ""
 
     x_train = torch.from_numpy(np.asarray(x_train, dtype=np.float32) / 255.0)
     x_test = torch.from_numpy(np.asarray(x_test, dtype=np.float32) / 255.0)
-    if cfg.dataset in NORMALISATION:
+    if cfg.input_scaling == "raw":  # x/255 as it is: a blank pixel is 0, and its weights get no gradient
+        mean, std = torch.zeros(1, x_train.shape[1], 1, 1), torch.ones(1, x_train.shape[1], 1, 1)
+    elif cfg.dataset in NORMALISATION:
         mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in NORMALISATION[cfg.dataset])
     else:  # statistics of the training split itself
         mean = x_train[train_idx].mean(dim=(0, 2, 3), keepdim=True)

@@ -71,6 +71,8 @@ def describe(config: Config, note: str = "", short: bool = False) -> str:
     what = (f"{model} on {catalog.dataset_name(config.data.dataset)}" + ("<br>" if short else " · ")
             + f"{t.iterations:,} iterations a level · {trials}")
     how = f"{_optimiser(t)}, batch {t.batch_size} · prune {rates} per level, {rewind}"
+    if config.data.input_scaling == "raw":  # the project's default (standardised inputs) goes unsaid
+        how += " · raw inputs (x/255)"
     if e.slimming:
         how += f"<br>network slimming: {p.slim_rate:.0%} of the channels removed a level, λ {p.slim_l1:g}"
     return label + what + (f" · {note}" if note else "") + ("" if short else f"<br>{how}")
