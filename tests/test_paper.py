@@ -164,3 +164,19 @@ def test_a_slimming_run_is_checked_against_rethinkings_claims():
     assert set(slim.verdict) == {"agree"}
     low = paper_deep.check_run(preset("vgg19-cifar10-low").override(slimming=True), frame)[0]
     assert low.claim.str.startswith("Slimming").sum() == 1  # the θ0 claim is about rate 0.1
+
+
+def test_a_claim_resting_on_an_early_stop_at_the_last_evaluation_is_censored():
+    """The ticket at 21.1% (level 7) stops at the budget's last evaluation in one trial: its early stop is a
+    lower bound, so the ratio to the dense net's is 'censored', not agree or disagree. Accuracy claims on the
+    same rows keep their verdicts, and without the budget nothing is censored."""
+    acc = {lv: 98.0 for lv in range(LAST + 1)}
+    es = {lv: 1000 for lv in range(LAST + 1)}
+    frame = pd.DataFrame(rows(acc, 0, es=es) + rows(acc, 1, es={**es, 7: 5000}))
+    checked = paper.check(frame, LAST, budget=5000).set_index("claim")
+    assert checked.loc[EARLIER].verdict == "censored"
+    assert "censored" in checked.loc[EARLIER]["range"]
+    assert checked.loc[FIRST_DROP].verdict == paper.check(frame, LAST).set_index("claim").loc[FIRST_DROP].verdict
+    assert paper.check(frame, LAST).set_index("claim").loc[EARLIER].verdict == "disagree"  # 3000/1000 is later
+    uncensored = pd.DataFrame(rows(acc, 0, es=es) + rows(acc, 1, es=es))
+    assert paper.check(uncensored, LAST, budget=5000).set_index("claim").loc[EARLIER].verdict == "disagree"

@@ -41,16 +41,45 @@ class Claim:
     unit: str = ""
 
 
-def curves(s: pd.DataFrame, last_level: int | None = None) -> pd.DataFrame:
+def curves(s: pd.DataFrame, last_level: int | None = None, budget: int | None = None) -> pd.DataFrame:
     """Accuracy, early-stop iteration and % remaining per (arm, level): each trial's control copies
     averaged, then the trials averaged, so every trial weighs the same. Given one trial's rows,
-    that trial's curves. `attrs["last_level"]`: the run's final level (see `_first_below_dense`)."""
+    that trial's curves. `attrs["last_level"]`: the run's final level (see `_first_below_dense`).
+
+    With the run's training `budget` (iterations a level), `censored` marks the (arm, level) cells where a
+    unit's early stop is the last evaluation: its validation loss was still falling, so the stop it
+    records is a lower bound, not where it would have stopped."""
     if s.empty:
         c = pd.DataFrame(columns=COLUMNS, index=pd.MultiIndex.from_tuples([], names=["arm", "level"]))
     else:
         c = s.groupby(["arm", "level", "trial"])[COLUMNS].mean().groupby(["arm", "level"]).mean()
+        if budget is not None:
+            c["censored"] = (s[ES] >= budget).groupby([s["arm"], s["level"]]).any()
     c.attrs["last_level"] = last_level
     return c
+
+
+def censored(s: pd.DataFrame, budget: int) -> pd.Series:
+    """Which rows of a summary stopped early at the run's last evaluation (`budget` iterations): censored."""
+    return s[ES] >= budget
+
+
+def _stopped_later(c: pd.DataFrame) -> pd.DataFrame:
+    """The curves as they would be if every censored cell had stopped later (twice as late), as it may have."""
+    later = c.copy()
+    hit = later["censored"].astype(bool)
+    later.loc[hit, ES] = later.loc[hit, ES] * 2
+    return later
+
+
+def _decided_by_censored(claim: Claim, c: pd.DataFrame, value: float) -> bool:
+    """Whether the claim's figure rests on a censored early stop: it would change had those units stopped later."""
+    if "censored" not in c or not c["censored"].any():
+        return False
+    try:
+        return not math.isclose(_measure(claim, _stopped_later(c)), value, rel_tol=1e-9)
+    except FAILS:
+        return True
 
 
 def _arm(c: pd.DataFrame, arm: str) -> pd.DataFrame:
@@ -178,13 +207,14 @@ def _measure(claim: Claim, c: pd.DataFrame) -> float:
 
 
 def check(summary: pd.DataFrame, last_level: int | None = None, claims: list[Claim] = CLAIMS,
-          judged: bool = True) -> pd.DataFrame:
+          judged: bool = True, budget: int | None = None) -> pd.DataFrame:
     """One row per claim: the figure and verdict on the mean curves; `range`, the same figure on each
     trial alone. `last_level`: the run's final level, so that a claim about where accuracy first
     drops can tell "not reached yet" from "never, down to the sparsest level". Not `judged` (a reduced
-    run): the figures, with the verdict "needs the full run"."""
+    run): the figures, with the verdict "needs the full run". With the run's `budget` (iterations a level),
+    a claim whose figure rests on an early stop at the last evaluation is "censored", not agree/disagree."""
     trials, deepest = _mean_trials(summary)
-    means = curves(summary[summary.trial.isin(trials)] if trials else summary.iloc[:0], last_level)
+    means = curves(summary[summary.trial.isin(trials)] if trials else summary.iloc[:0], last_level, budget)
     each = {t: curves(rows, last_level) for t, rows in summary.groupby("trial")} if not summary.empty else {}
     n_all = len(each)
     rows = []
@@ -206,8 +236,11 @@ def check(summary: pd.DataFrame, last_level: int | None = None, claims: list[Cla
                   else "no single trial has this figure yet")
         if len(trials) < n_all:
             spread += f"; means over the {len(trials)} trial(s) that reached level {deepest}"
+        verdict = "agree" if claim.agrees(value) else "disagree"
+        if _decided_by_censored(claim, means, value):
+            spread += "; censored: it rests on early stops at the last evaluation, which would stop later"
+            verdict = "censored"
         row.update(this_run=f"{value:.2f}{claim.unit}", range=spread,
-                   verdict=("agree" if claim.agrees(value) else "disagree") if judged else "needs the full run",
-                   mean=value)
+                   verdict=verdict if judged else "needs the full run", mean=value)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -178,6 +178,8 @@ def check_run(config: Config, summary: pd.DataFrame) -> tuple[pd.DataFrame, str]
     if network_family(config) is None:
         lenet = (config.model.model, config.data.dataset) == ("lenet_300_100", "mnist")
         note = "" if lenet else "The claims are the paper's for LeNet-300-100 on MNIST; this run is something else."
-        return paper.check(summary, config.experiment.levels), note
+        return paper.check(summary, config.experiment.levels, budget=config.training.iterations), note
     claims, line = claims_for(config)
-    return paper.check(summary, config.experiment.levels, claims, judged=full_run(config)), line + "."
+    judged = full_run(config)
+    table = paper.check(summary, config.experiment.levels, claims, judged=judged, budget=config.training.iterations)
+    return table, line + "."
