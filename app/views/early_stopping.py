@@ -4,7 +4,7 @@ import streamlit as st
 from lib import charts, data, picker
 
 from lth.core import arms
-from lth.report import figures
+from lth.report import figures, paper
 from lth.runs import tables
 from lth.runs.results import Run
 
@@ -15,9 +15,19 @@ if run is not None and (summary := data.read(run, Run.summary)) is not None and 
     arms_present = sorted(set(summary.arm) - set(arms.of_kind("strong")), key=arms.order)
     imp_arms = [a for a in arms_present if arms.is_imp_family(a)]  # their levels are pruning rounds
     picked_arms = picker.arm_picker(arms_present, "es_arms")
+    budget = run.config.training.iterations
     charts.show(charts.chart(run, ("es", tuple(picked_arms)), lambda: figures.sparsity_chart(
-        {run.label: summary}, "early_stop_iteration", picked_arms, charts.subtitle(run), show_dense=True)), "es")
+        {run.label: summary}, "early_stop_iteration", picked_arms, charts.subtitle(run), show_dense=True,
+        budget=budget)), "es")
     st.caption("Early-stop iteration: where validation loss is lowest. Lower means the network learned faster.")
+    trained = summary[~summary.arm.isin(arms.of_kind("strong"))]
+    censored = int(paper.censored(trained, budget).sum())
+    if censored:
+        st.warning(f"{censored} of {len(trained)} networks in this run stopped at their last evaluation "
+                   f"(iteration {budget:,}), ringed on the chart: their validation loss was still falling, so "
+                   "their early-stop iteration is a lower bound, not evidence of when they would stop. "
+                   "**Paper vs this run** marks a claim that rests on them as censored.",
+                   icon=":material/hourglass_bottom:")
     if len(imp_arms) < len(arms_present):
         st.caption("Gradient-found tickets: each point is one value of the penalty sweep (hover for it), retrained "
                    "with IMP's protocol. Strong tickets are never trained, so they have no early-stop iteration.")

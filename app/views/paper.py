@@ -23,6 +23,8 @@ if run is not None and (summary := data.read(run, Run.summary)) is not None:
     counts = table.verdict.value_counts()
     reduced = "needs the full run" in counts
     verdicts = ("needs the full run", "not yet") if reduced else ("agree", "disagree", "not yet")
+    if "censored" in counts:  # a claim resting on early stops at the last evaluation
+        verdicts += ("censored",)
     cols = st.columns(len(verdicts))
     for col, verdict in zip(cols, verdicts):
         col.metric(verdict.capitalize(), int(counts.get(verdict, 0)))
@@ -30,7 +32,8 @@ if run is not None and (summary := data.read(run, Run.summary)) is not None:
     shades = {"agree": "background-color: #d4edda; color: #155724",
               "disagree": "background-color: #f8d7da; color: #721c24",
               "not yet": "background-color: #eeeeee; color: #444444",
-              "needs the full run": "background-color: #fff3cd; color: #664d03"}
+              "needs the full run": "background-color: #fff3cd; color: #664d03",
+              "censored": "background-color: #e2e3f3; color: #2b2f6b"}
     shown = table[["claim", "verdict", "this_run", "paper", "range", "tolerance", "why"]]
     st.dataframe(
         shown.style.map(lambda v: shades.get(v, ""), subset=["verdict"]),
@@ -38,5 +41,6 @@ if run is not None and (summary := data.read(run, Run.summary)) is not None:
         column_config={"this_run": "this run", "range": "per-trial range", "why": "why this tolerance"})
     plain = re.sub(r"\s*<br>\s*", " · ", charts.subtitle(run)).replace("<b>", "").replace("</b>", "")
     st.caption(f"{plain}. 'Not yet' means the run has not reached the levels "
-               "the claim needs (a run still computing fills them in). Same table: "
+               "the claim needs (a run still computing fills them in); 'censored' that the claim rests on early "
+               "stops at the last evaluation, which would have come later. Same table: "
                f"`python -m lth check-paper {texts.shown_path(run.path)}`")

@@ -151,10 +151,16 @@ def sparsity_frame(summary: pd.DataFrame, metric: str, run_label: str = "") -> p
 
 
 def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, shown: list[str] | None = None,
-                   subtitle: str = "", show_dense: bool = True) -> Chart:
-    """Metric vs % of weights remaining: one line per arm (and run), min/max band, dense level as reference."""
+                   subtitle: str = "", show_dense: bool = True, budget: int | None = None) -> Chart:
+    """Metric vs % of weights remaining: one line per arm (and run), min/max band, dense level as reference.
+
+    Early-stop iterations with the runs' training `budget` (iterations a level): a point where a unit stopped
+    at the last evaluation is ringed and counted in `censored` (its true stop is later: a lower bound)."""
     title, _ = METRICS[metric]
     data = pd.concat([sparsity_frame(s, metric, label) for label, s in frames.items()], ignore_index=True)
+    if metric == "early_stop_iteration" and budget is not None and not data.empty:
+        data = data.merge(_censored_counts(frames, budget), on=["run", "arm", "level"], how="left")
+        data["censored"] = data["censored"].fillna(0).astype(int)
     fig = go.Figure()
     if data.empty:
         return Chart(_layout(fig, title, "no finished levels yet", "% of weights remaining", title), data, metric)
@@ -192,11 +198,33 @@ def sparsity_chart(frames: dict[str, pd.DataFrame], metric: str, shown: list[str
                           # on the side the curves leave (accuracy falls, early-stop iterations rise)
                           annotation_position="bottom right" if metric == "early_stop_iteration" else "top right",
                           annotation_bgcolor="rgba(255,255,255,0.85)")
+    if "censored" in data and data.censored.any():
+        ringed = data[(data.censored > 0) & (data.percent_remaining > 0)]
+        fig.add_trace(go.Scatter(
+            x=ringed.percent_remaining, y=ringed["mean"], mode="markers", name="stopped at the last evaluation",
+            marker=dict(size=20, symbol="circle-open", color="black", line=dict(width=2)),
+            customdata=np.stack([ringed.censored, ringed.n], axis=1),
+            hovertemplate=("censored: %{customdata[0]} of %{customdata[1]} stopped at the last evaluation, "
+                           "still improving<extra></extra>")))
+        subtitle += f" · ringed: early stop at the last evaluation ({budget:,}), a lower bound"
     _percent_axis(fig, data.percent_remaining[data.percent_remaining > 0])
     legend_rows = math.ceil(len([t for t in fig.data if t.showlegend is not False]) / 3)
     _layout(fig, f"{title} vs weights remaining", subtitle, "% of weights remaining (log scale)", AXIS_TITLES[metric],
             height=580, legend_rows=legend_rows)
     return Chart(fig, data, f"{metric}_vs_sparsity")
+
+
+def _censored_counts(frames: dict[str, pd.DataFrame], budget: int) -> pd.DataFrame:
+    """Per run, arm and level: how many units stopped early at the last evaluation (`budget` iterations)."""
+    parts = []
+    for label, s in frames.items():
+        if s.empty:
+            continue
+        hit = s.assign(censored=(s["early_stop_iteration"] >= budget).astype(int), run=label)
+        parts.append(hit.groupby(["run", "arm", "level"], as_index=False)["censored"].sum())
+    if not parts:
+        return pd.DataFrame(columns=["run", "arm", "level", "censored"])
+    return pd.concat(parts, ignore_index=True)
 
 
 # --- learning curves ---------------------------------------------------------------
