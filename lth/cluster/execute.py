@@ -18,6 +18,7 @@ once, before the first task, and keeps them in the run's execution.json, where a
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import socket
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from .tasks import Driver, Step, arrays_of, probe, tree, worker_device
 log = logging.getLogger("lth")
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the whole lth package travels to the workers
+NEEDS_RAY = ("--cluster needs Ray, which is not installed: pip install 'lth-explorer[cluster]' "
+             "(or pip install -r requirements.txt)")
 LOCAL = "local"  # --cluster local: a throwaway one-machine cluster started by this process
 
 
@@ -48,6 +51,8 @@ def check(address: str | None, cpus: int) -> ClusterOptions | None:
     """The --cluster options, refused before any work when they cannot be right."""
     if address is None:
         return None
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigError(NEEDS_RAY)
     if not address.strip():
         raise ConfigError("--cluster='' is not allowed: give auto, local, or a Ray address such as 10.0.0.5:6379")
     if cpus < 1:
@@ -85,7 +90,7 @@ def connect(options: ClusterOptions, local_cpus: int | None = None):
     try:
         import ray
     except ImportError:
-        raise ConfigError("--cluster needs Ray: pip install ray (it is in requirements.txt)") from None
+        raise ConfigError(NEEDS_RAY) from None
     if ray.is_initialized():
         return ray
     env = {"py_modules": [str(PACKAGE)], "env_vars": {"PYTHONWARNINGS": "ignore"}}
