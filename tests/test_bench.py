@@ -1,5 +1,5 @@
 """`lth bench`'s projection of the paper's LeNet experiment counts the stacks `lth run` would train it in, level by
-level at each level's sparsity."""
+level at each level's sparsity; its live demo is timed to the first level's result and to the last's."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from lth.bench import paper as bench_paper
+from lth.bench import protocol as bench_protocol
+from lth.core.config import preset
 from lth.engine import live_step, models
 from lth.tickets import execution
 
@@ -43,3 +45,14 @@ def test_the_projection_times_each_packed_level_at_its_own_sparsity(monkeypatch)
     expected = sum(n * (50_000 / (1000 * k) + evaluated / (1e5 * k)) for k, n in
                    sum(bench_paper.paper_stacks(LENET, CPU).values(), Counter()).items()) / 3600
     assert hours["thin"] == pytest.approx(expected, rel=1e-12) and hours["every"] > hours["thin"]
+
+
+def test_the_live_demo_is_timed_to_its_first_and_last_level(tmp_path, monkeypatch):
+    """live_first_level_s and live_demo_s: from the run's start to level 0's summary on disk and to the last
+    level's, in this process (a tiny synthetic run stands in for lenet-mnist-live, which needs MNIST)."""
+    assert bench_protocol.live_demo_seconds(tmp_path, "cpu") is None  # no mnist.npz: not measured
+    (tmp_path / "mnist.npz").touch()
+    tiny = preset("synthetic").override(levels=2, iterations=40, eval_every=20)
+    monkeypatch.setattr(bench_protocol, "preset", lambda name: tiny)
+    times = bench_protocol.live_demo_seconds(tmp_path, "cpu")
+    assert 0 < times["first_level"] < times["demo"] <= times["all"]

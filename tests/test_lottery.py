@@ -333,6 +333,57 @@ def test_cancel_stops_after_a_level_and_the_run_resumes(tmp_path, monkeypatch):
     assert not paths.cancel_file(run_dir).exists()
 
 
+def test_the_prune_curves_come_after_the_levels_and_a_stopped_run_still_ends_with_them(tmp_path, monkeypatch):
+    """`lth run` measures each trial's prune curve after its cohort's last level (off the path to level 0's result),
+    keeping the trained dense network on disk until then: stopped after level 0, or after the last level, a
+    resumed run ends with the curves a level run alone (a cluster's task) writes at level 0, and no pending file."""
+    cfg = config.preset("synthetic").override(iterations=40, eval_every=20, levels=1, trials=2)
+    dataset = data.load(cfg.data, Path("unused"))
+
+    def curves(run_dir: Path) -> list[pd.DataFrame]:
+        return [pd.read_parquet(paths.prune_curve(run_dir, t)) for t in range(2)]
+
+    alone = store.create(tmp_path / "alone", cfg, dataset.input_shape, dataset.num_classes)
+    imp = lottery.Lottery(cfg, alone, dataset, CPU, show_progress=False)
+    imp.run_level(0, [0, 1])  # as a cluster's task: the curves at once
+    reference = curves(alone)
+
+    real_run_level = lottery.Lottery.run_level
+
+    def cancel_after_level_0(self, level, trials):
+        real_run_level(self, level, trials)
+        if level == 0:
+            assert not paths.prune_curve(self.run_dir, 0).exists()  # level 0's result came first
+            execution.cancel(self.run_dir)
+
+    monkeypatch.setattr(lottery.Lottery, "run_level", cancel_after_level_0)
+    with pytest.raises(train.Cancelled):
+        lottery.run(cfg, tmp_path / "stopped", options())
+    run_dir = tmp_path / "stopped" / cfg.run_id
+    assert all(paths.pending_dense(run_dir, t).exists() and not paths.prune_curve(run_dir, t).exists()
+               for t in range(2))
+    monkeypatch.setattr(lottery.Lottery, "run_level", real_run_level)
+    lottery.run(cfg, tmp_path / "stopped", options())
+    for a, b in zip(curves(run_dir), reference):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+    real_curves = lottery.write_prune_curves
+
+    def killed(*args, **kw):  # stopped after the last level's summary, before the curves
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lottery, "write_prune_curves", killed)
+    with pytest.raises(KeyboardInterrupt):
+        lottery.run(cfg, tmp_path / "killed", options())
+    run_dir = tmp_path / "killed" / cfg.run_id
+    assert store.is_complete(run_dir, cfg) and not paths.prune_curve(run_dir, 1).exists()
+    monkeypatch.setattr(lottery, "write_prune_curves", real_curves)
+    lottery.run(cfg, tmp_path / "killed", options())
+    for a, b in zip(curves(run_dir), reference):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert not list((run_dir / "plan").glob("dense_pending_*")) and store.read_status(run_dir)["state"] == "done"
+
+
 # --- processes: a killed run resumes, two runners compute once ------------------------
 RESUME_ARGS = ["--preset", "synthetic", "--levels", "3", "--iterations", "100", "--quiet", "--device", "cpu",
                "--no-download"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from lth.core import paths
 from lth.core.config import ConfigError
 from lth.lab import jobs, queue
 
@@ -24,3 +25,10 @@ def gate_sweeps() -> dict[str, jobs.Job]:
     """The gate sweeps the lab started on this server, by method folder: shared by every session, so a sweep
     keeps showing its progress after a page switch."""
     return {}
+
+
+@st.cache_resource
+def warm_worker() -> None:
+    """The server's warm worker started once, when the live page is first opened: torch is imported by the time
+    the button is pressed (lth.lab.warm)."""
+    jobs.warm_up(paths.runs_dir())

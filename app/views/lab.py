@@ -37,8 +37,9 @@ else:
 st.subheader("Run your own experiment")
 st.markdown("Runs in the background: switch pages while it trains; it appears in the run picker when a level is done. "
             "`lenet-mnist-live` runs IMP live: 10 levels of the ticket, its random reinitialisation and random "
-            "pruning on real MNIST, about 30 seconds on a 2-core laptop (set `LTH_DATA_DIR` to the folder holding "
-            "`mnist.npz`); watch the curves separate on **Accuracy vs sparsity**. `synthetic` needs no data set.")
+            "pruning on real MNIST, about 15 seconds on a 2-core laptop (set `LTH_DATA_DIR` to the folder holding "
+            "`mnist.npz`); **Run IMP live** runs it with one button and draws it as it goes. `synthetic` needs no "
+            "data set.")
 
 
 experiment.form()

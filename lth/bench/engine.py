@@ -258,7 +258,8 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
                    vs_usual=f"{best[2] / usual:.2f}x", single_vs_usual=f"{rows[1][2] / usual:.2f}x",
                    projected_full_hours=round(hours["thin"], 2),
                    projected_full_hours_test_every_100=round(hours["every"], 2),
-                   live_demo_s=round(live, 1) if live is not None else "n/a",
+                   live_first_level_s=round(live["first_level"], 2) if live is not None else "n/a",
+                   live_demo_s=round(live["demo"], 1) if live is not None else "n/a",
                    freed_memory_kept_vs_defaults=(f"{allocator['kept'][1] / allocator['defaults'][1]:.2f}x"
                                                   if allocator else "n/a"),
                    csr_vs_dense_kernels_at_1_9pct=f"{csr_vs_dense:.2f}x",

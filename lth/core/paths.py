@@ -110,6 +110,12 @@ def prune_curve(run: Path, trial: int) -> Path:
     return run / "plan" / f"prune_curve_trial_{trial:02d}.parquet"
 
 
+def pending_dense(run: Path, trial: int) -> Path:
+    """A trial's trained dense network (level 0) kept only until its prune curve is written: `lth run` computes
+    the curves after the levels, and a killed run resumed computes them from here."""
+    return run / "plan" / f"dense_pending_trial_{trial:02d}.npz"
+
+
 def index_file(root: Path) -> Path:
     return root / "index.json"
 

@@ -86,7 +86,7 @@ PRESETS: dict[str, Config] = {
         experiment=ExperimentConfig(levels=5, one_shot=False, random_prune=0, slimming=True, label=(
             "REDUCED protocol: VGG-6 of width 8 on Fashion-MNIST (slimming paper: VGG-19 on CIFAR-10), 2,000 "
             "iterations a level (paper 160 epochs), 20% of channels removed a level, λ 1e-3 (paper 1e-4), 1 trial"))),
-    # IMP live in class: 10 levels of the ticket and its two controls on real MNIST in under 30 s on a 2-core CPU
+    # IMP live in class: 10 levels of the ticket and its two controls on real MNIST in about 15 s on a 2-core CPU
     # (`lth bench` measures it). Only the amount of work is cut; the label says how, on every chart.
     "lenet-mnist-live": Config(
         data=DataConfig(validation_size=1000),

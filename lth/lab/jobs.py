@@ -1,13 +1,16 @@
-"""The pruning lab's experiments in the background: each is a `python -m lth run` (or `lth gates`) subprocess.
+"""The pruning lab's experiments in the background: each is a `python -m lth run` (or `lth gates`) process.
 
 A separate process, not a thread of the caller: a Streamlit click stops the
 page's script, never the experiment, and a crash in training cannot take the
-app down. Progress and errors are read back from the run's status file and
-the job's log.
+app down. Each is forked by the server's warm worker (lth.lab.warm: torch
+already imported, so training starts at once), or where that fails a
+subprocess of its own. Progress and errors are read back from the run's
+status file and the job's log.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -19,6 +22,7 @@ from ..core import catalog, paths, store, sweeps
 from ..core.config import SECTIONS, Config, ConfigError, flag
 from ..core.gate_config import GateConfig
 from ..core.presets import preset
+from . import warm
 
 
 def cli_args(config: Config, preset_name: str) -> list[str]:
@@ -51,7 +55,7 @@ class Job:
     config: Config | GateConfig
     run_dir: Path  # for a gate sweep, its method folder (status.json, CANCEL)
     log: Path
-    process: subprocess.Popen | None
+    process: subprocess.Popen | warm.Child | None
     started: float = field(default_factory=time.time)
 
     @property
@@ -82,17 +86,39 @@ class Job:
 
 
 def start(config: Config, preset_name: str, runs_dir: Path, data_dir: Path, device: str = "auto") -> Job:
-    """Start computing `config` in a subprocess (or return a finished run at once, with no process)."""
+    """Start computing `config` in a process of its own (or return a finished run at once, with no process)."""
     runs_dir, data_dir = Path(runs_dir).resolve(), Path(data_dir).resolve()
     run_dir = runs_dir / config.run_id
-    if store.is_complete(run_dir, config):
+    pending = any(paths.pending_dense(run_dir, t).exists() for t in range(config.experiment.trials))
+    if store.is_complete(run_dir, config) and not pending:  # (a pending prune curve: killed at the very end)
         return Job(config, run_dir, Path(os.devnull), None)
-    logs = runs_dir / ".logs"
+    logs = logs_dir(runs_dir)
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"{config.run_id}.log"
-    cmd = [sys.executable, "-m", "lth", "run", *cli_args(config, preset_name), "--runs-dir", str(runs_dir),
-           "--data-dir", str(data_dir), "--device", device, "--no-download", "--quiet"]
-    return Job(config, run_dir, log, _spawn(cmd, log))
+    args = ["run", *cli_args(config, preset_name), "--runs-dir", str(runs_dir), "--data-dir", str(data_dir),
+            "--device", device, "--no-download", "--quiet"]
+    return Job(config, run_dir, log, _launch(args, log, logs))
+
+
+def logs_dir(runs_dir: Path) -> Path:
+    """Where the lab's processes write what they print: one log per experiment, and the warm worker's."""
+    return Path(runs_dir).resolve() / ".logs"
+
+
+def warm_up(runs_dir: Path) -> None:
+    """Start the server's warm worker now, so that the first experiment does not wait for its imports."""
+    if warm.enabled():
+        warm.shared(logs_dir(runs_dir))
+
+
+def _launch(args: list[str], log: Path, logs: Path) -> subprocess.Popen | warm.Child:
+    """`python -m lth <args>` forked by the warm worker, else as a subprocess of its own; output to `log`."""
+    if warm.enabled():
+        try:
+            return warm.shared(logs).launch(args, log)
+        except OSError as err:
+            logging.getLogger("lth").warning("%s; started as a subprocess of its own instead", err)
+    return _spawn([sys.executable, "-m", "lth", *args], log)
 
 
 def _spawn(cmd: list[str], log: Path) -> subprocess.Popen:
@@ -138,6 +164,6 @@ def start_gates(run_dir: Path, gcfg: GateConfig, data_dir: Path, device: str = "
         return Job(gcfg, mdir, Path(os.devnull), None)
     mdir.mkdir(parents=True, exist_ok=True)
     log = mdir / "gates.log"
-    cmd = [sys.executable, "-m", "lth", "gates", str(run_dir), *gate_args(gcfg), "--data-dir", str(data_dir),
-           "--device", device, "--no-download", "--quiet"]
-    return Job(gcfg, mdir, log, _spawn(cmd, log))
+    args = ["gates", str(run_dir), *gate_args(gcfg), "--data-dir", str(data_dir), "--device", device,
+            "--no-download", "--quiet"]
+    return Job(gcfg, mdir, log, _launch(args, log, logs_dir(run_dir.parent)))

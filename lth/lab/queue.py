@@ -67,6 +67,11 @@ class Lab:
                 w = self.waiting.pop(0)
                 self.jobs[w.config.run_id] = jobs.start(w.config, w.preset_name, w.runs_dir, w.data_dir)
 
+    def configs(self) -> list[Config]:
+        """Every experiment this server started or queued."""
+        with self._lock:
+            return [job.config for job in self.jobs.values()] + [w.config for w in self.waiting]
+
     def place(self, run_id: str) -> int | None:
         """1 for the next to start; None if not waiting."""
         with self._lock:

@@ -48,6 +48,7 @@ def run(config: Config, runs_dir: Path, options: execution.RunOptions = executio
 
     def imp() -> Lottery | None:
         if store.is_complete(run_dir, config):
+            write_prune_curves(run_dir, config, dataset, device, range(config.experiment.trials))  # killed before
             return None
         return Lottery(config, run_dir, dataset, device, options.progress, options.trials_together)
 
@@ -97,6 +98,11 @@ class Lottery:
         log.info("training up to K=%d models at once (%s); %d trial(s) at a time", self.stack_size, why,
                  self.trials_together)
         self.progress = execution.Progress(run_dir, self.model_iterations_left(), show_progress)
+        # run() measures the prune curves after a cohort's last level, off the path to the first level's result (a
+        # class watching IMP live sees level 0 a second sooner); a level run alone (a cluster's task) measures them
+        # at level 0. The files are the same either way.
+        self.curves_after_levels = False
+        self.dense_finals: dict[int, models.Params] = {}  # trained dense networks whose prune curve is pending
 
     # --- what is left to do --------------------------------------------------------------
     def members(self, level: int, trials: list[int]) -> list[Member]:
@@ -119,11 +125,13 @@ class Lottery:
     def run(self) -> None:
         """Cohort after cohort, each cohort's trials through every level; a finished unit is skipped."""
         todo = set(self.todo())
+        self.curves_after_levels = True
         for trials in self.cohorts():
             for level in range(self.config.experiment.levels + 1):
                 pending = [t for t in trials if (level, t) in todo]
                 if pending:
                     self.run_level(level, pending)
+            write_prune_curves(self.run_dir, self.config, self.data, self.device, trials, self.dense_finals)
         self.progress.close()
 
     def run_level(self, level: int, trials: list[int]) -> None:
@@ -242,7 +250,8 @@ class Lottery:
 
     def write_plan(self, unit: records.Unit, one_shot: dict[int, pruning.Masks]) -> None:
         """What a trial's later levels and the pruning lab need from its level 0: one-shot's masks, the rewind
-        point θk (late rewinding), trial 0's trained dense network, and the prune curve."""
+        point θk (late rewinding), trial 0's trained dense network, and the prune curve (under run(), the trained
+        dense network it is measured on after the levels, kept until then)."""
         trial = unit.trial
         ticket = unit.row("ticket")
         dense_final = {n: p[ticket] for n, p in unit.result.final.items()}
@@ -256,8 +265,12 @@ class Lottery:
         store.write_npz(paths.plan_file(self.run_dir, trial), arrays)
         if trial == 0:
             store.write_npz(paths.dense_weights(self.run_dir), {n: p[0].cpu().numpy() for n, p in dense_final.items()})
-        curve = records.prune_curve(self.model, dense_final, self.data, self.config.pruning)
-        store.write_parquet(paths.prune_curve(self.run_dir, trial), curve.assign(trial=trial))
+        if self.curves_after_levels:  # kept for write_prune_curves, on disk too: a killed run resumed ends with it
+            self.dense_finals[trial] = dense_final
+            store.write_npz(paths.pending_dense(self.run_dir, trial), {n: p[0].cpu().numpy()
+                                                                       for n, p in dense_final.items()})
+        else:
+            write_prune_curve(self.run_dir, self.config, self.data, self.model, trial, dense_final)
 
     # --- what earlier levels saved ------------------------------------------------------
     def theta0(self, trials: list[int]) -> models.Params:
@@ -283,3 +296,34 @@ class Lottery:
     def one_shot_masks(self, level: int, trials: list[int]) -> pruning.Masks:
         return self.saved_masks(trials, lambda t: paths.plan_file(self.run_dir, t),
                                 lambda t: (f"one_shot_{level}", t, 0))
+
+
+# --- the pruning lab's curve: each trial's trained dense network pruned with no retraining ----------------
+def write_prune_curve(run_dir: Path, config: Config, dataset: data_mod.Dataset, model: models.Model, trial: int,
+                      dense_final: models.Params) -> None:
+    curve = records.prune_curve(model, dense_final, dataset, config.pruning)
+    store.write_parquet(paths.prune_curve(run_dir, trial), curve.assign(trial=trial))
+    paths.pending_dense(run_dir, trial).unlink(missing_ok=True)
+
+
+def write_prune_curves(run_dir: Path, config: Config, dataset: data_mod.Dataset, device, trials,
+                       dense_finals: dict[int, models.Params] | None = None) -> None:
+    """The prune curves of these trials still pending, from the trained dense networks in `dense_finals` (this
+    process trained them) or kept on disk (a run killed after its level 0)."""
+    dense_finals = dense_finals if dense_finals is not None else {}
+    threads = store.read_execution(run_dir).get(device.type, {}).get("threads")
+    if threads and threads != torch.get_num_threads():  # as the levels were trained: the same rounding
+        torch.set_num_threads(threads)
+    model = None
+    for trial in trials:
+        pending = paths.pending_dense(run_dir, trial)
+        if paths.prune_curve(run_dir, trial).exists():
+            pending.unlink(missing_ok=True)
+            continue
+        if trial not in dense_finals and not pending.exists():
+            continue  # its level 0 is not trained yet
+        model = model or models.build(config.model.model, dataset.input_shape, dataset.num_classes)
+        dense_final = dense_finals.pop(trial, None)
+        if dense_final is None:
+            dense_final = {n: torch.from_numpy(w)[None].to(device) for n, w in store.read_npz(pending).items()}
+        write_prune_curve(run_dir, config, dataset, model, trial, dense_final)
