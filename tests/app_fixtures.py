@@ -27,6 +27,7 @@ DAMAGED_NAME = "broken-run"
 
 # The pages (the entry point's st.Page files, by file stem, in its order) and the title each shows.
 TITLES = {
+    "lesson": "The lesson",
     "start": "The Lottery Ticket Hypothesis",
     "accuracy": "Accuracy vs weights remaining",
     "early_stopping": "How fast do tickets learn?",
@@ -37,14 +38,16 @@ TITLES = {
     "init": "Why not prune at the start?",
     "stability": "Why tickets win: stability",
     "structure": "Structured tickets: does pruning save anything?",
+    "live": "Run IMP live",
     "lab": "Pruning lab",
     "export": "Figures for this run",
 }
 # Plotly charts each page draws for the synthetic run (export draws none, it offers a zip).
 # The synthetic run has no gate, pruning-at-init or stability sweep and no slimming: those pages explain how to
-# add one and draw nothing.
-CHARTS = {"start": 1, "accuracy": 1, "early_stopping": 2, "paper": 0, "weights": 3, "masks": 6, "gradient": 0,
-          "init": 0, "stability": 0, "structure": 0, "lab": 1, "export": 0}
+# add one and draw nothing. The lesson reads the shipped runs by folder (pretrained_runs/lenet-mnist/...), which
+# these stores do not have: each step says so and draws nothing.
+CHARTS = {"lesson": 0, "start": 1, "accuracy": 1, "early_stopping": 2, "paper": 0, "weights": 3, "masks": 6,
+          "gradient": 0, "init": 0, "stability": 0, "structure": 0, "live": 1, "lab": 1, "export": 0}
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,17 @@ class Store:
         return self.run.name
 
 
+# Pages whose chart is of the run they start themselves, not of the picked run: empty axes until it starts, and no
+# downloads (the run is then a run like any other, on every other page).
+OWN_RUN = {"live"}
+DEFAULT_PAGE = next(iter(TITLES))  # the entry point's default page (its first), served at the app's root
+
+
 def entry_pages() -> list[str]:
-    """The stems of the page files the entry point registers, in its order."""
-    return [Path(p).stem for p in re.findall(r'st\.Page\(\s*"([^"]+\.py)"', ENTRY.read_text())]
+    """The stems of the page files the entry point registers, in its order; a page whose file is not there (yet)
+    is left out, as the entry point leaves it out of its list."""
+    named = re.findall(r'st\.Page\(\s*"([^"]+\.py)"', ENTRY.read_text())
+    return [Path(p).stem for p in named if (ENTRY.parent / p).exists()]
 
 
 def page_file(stem: str) -> Path:

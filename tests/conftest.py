@@ -18,6 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `lth` importa
 # OpenMP threads spin waiting for each other, which made the suite 3-4x slower. Set before torch loads, so
 # subprocesses inherit it and compute bit-for-bit what this process computes.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Lab experiments as plain subprocesses, unless a test asks for the warm worker (tests/test_live_worker.py and
+# tests/test_browser_live.py do): a page visit in AppTest would otherwise start one in the pytest process.
+os.environ.setdefault("LTH_LAB_WORKER", "0")
 
 from helpers import GATE_SWEEPS, INIT_SWEEPS, SMALL, STABILITY, FinishedRun, options  # noqa: E402
 

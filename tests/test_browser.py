@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from app_fixtures import CHARTS, ENTRY, REPO, TITLES, Store, entry_pages, make_store
+from app_fixtures import CHARTS, DEFAULT_PAGE, ENTRY, REPO, TITLES, Store, entry_pages, make_store
 
 from lth.core import paths
 from lth.core import store as store_mod
@@ -219,7 +219,7 @@ def test_deep_link_on_a_fresh_server(server, page):
 @pytest.mark.parametrize("stem", entry_pages())
 def test_page_renders(server, page, stem):
     start = time.perf_counter()
-    page.goto(f"{server.url}/{'' if stem == 'start' else stem}")
+    page.goto(f"{server.url}/{'' if stem == DEFAULT_PAGE else stem}")
     wait_idle(page, stem)
     if stem == "start":
         TIMINGS["start page: navigation to first chart"] = round(time.perf_counter() - start, 2)
@@ -230,7 +230,7 @@ def test_page_renders(server, page, stem):
 
 
 def test_page_switch_timings(server, page):
-    page.goto(server.url)
+    page.goto(f"{server.url}/start")
     wait_idle(page, "start")
     record_switches("page switch via sidebar", page, ("accuracy", "masks", "lab", "start"))
     assert_no_exception(page)
@@ -245,7 +245,7 @@ def test_timings_on_the_shipped_runs(server, page, tmp_path):
         pytest.skip(f"no shipped runs in {shipped}")
     with streamlit(shipped, tmp_path, tmp_path / "streamlit.log") as url:
         start = time.perf_counter()
-        page.goto(url)
+        page.goto(f"{url}/start")
         wait_idle(page, "start")
         TIMINGS["shipped runs, fresh server: start page to first chart"] = round(time.perf_counter() - start, 2)
         switches = ("accuracy", "early_stopping", "masks", "paper", "gradient", "start")

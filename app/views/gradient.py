@@ -1,7 +1,7 @@
 """Gradient-found tickets: masks learned by gradient descent (gates, continuous sparsification) next to IMP's."""
 
 import streamlit as st
-from lib import charts, data, picker, texts
+from lib import charts, data, picker, present, texts
 
 from lth.core import arms, catalog, paths
 from lth.core.gate_config import DEFAULT_SWEEPS, GateConfig
@@ -116,7 +116,7 @@ elif sweeps is not None and (summary := data.read(run, Run.summary)) is not None
 
     for tab, layer in zip(st.tabs(list(mine)), mine):
         with tab:
-            left, right = st.columns(2)
+            left, right = present.columns(2)  # stacked on a projector
             with left:
                 heatmap(mine, layer, name_gate, "gate")
             with right:

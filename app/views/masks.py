@@ -1,7 +1,7 @@
 """Masks: what the ticket keeps, layer by layer, and (for 28x28 inputs) pixel by pixel."""
 
 import streamlit as st
-from lib import charts, data, picker
+from lib import charts, data, picker, present
 
 from lth.core import arms, catalog
 from lth.report import figures, mask_figures, structure_figures
@@ -59,7 +59,7 @@ if run is not None and run.levels and (summary := data.read(run, Run.summary)) i
                         "fill the frame, and its tickets keep the border almost as well as the centre.")
             half = (figures.describe(run.config, short=True)
                     + f"<br>{where} · {arms.label(arm)} · trial {key[1]} · run {run.run_id[:6]}")
-            c1, c2 = st.columns(2)  # half-width charts: a subtitle short enough to fit
+            c1, c2 = present.columns(2)  # half-width charts (stacked on a projector): a short subtitle
             with c1:
                 charts.show(charts.chart(run, ("m-pixels", key, level),
                                          lambda: mask_figures.pixel_map(first, 28, half)), "m-pixels")
