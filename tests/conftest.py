@@ -88,3 +88,15 @@ def tiny_data() -> data.Dataset:
     cfg = config.DataConfig(dataset="synthetic", synthetic_shape="1x8x8", synthetic_train=300,
                             synthetic_test=60, validation_size=60)
     return data.load(cfg, Path("unused"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Debian Chromium for a browser test module (tests/test_browser*.py skip without it)."""
+    from playwright import sync_api
+    from test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -87,10 +87,11 @@ def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float 
 
 
 @contextmanager
-def streamlit(shipped: Path, yours: Path, log: Path) -> Iterator[str]:
-    """`streamlit run` on a free port with these results folders; yields its address."""
+def streamlit(shipped: Path, yours: Path, log: Path, **env_extra: str) -> Iterator[str]:
+    """`streamlit run` on a free port with these results folders (and `env_extra` in its environment); yields its
+    address. On the way out, lab experiments still training in `yours` are cancelled: they outlive the server."""
     url = f"http://localhost:{free_port()}"
-    env = {**os.environ, "LTH_PRETRAINED_DIR": str(shipped), "LTH_RUNS_DIR": str(yours)}
+    env = {**os.environ, "LTH_PRETRAINED_DIR": str(shipped), "LTH_RUNS_DIR": str(yours), **env_extra}
     command = [sys.executable, "-m", "streamlit", "run", str(ENTRY.relative_to(REPO)), "--server.port",
                url.rsplit(":", 1)[1], "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none"]
@@ -101,6 +102,9 @@ def streamlit(shipped: Path, yours: Path, log: Path) -> Iterator[str]:
         wait_healthy(url, process, log)
         yield url
     finally:
+        for run in store_mod.find_runs(yours) if yours.is_dir() else []:
+            if store_mod.read_status(run).get("state") in ("pending", "running"):
+                paths.cancel_file(run).touch()
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=15)
@@ -122,21 +126,10 @@ def server(finished_run, gated_run, tmp_path_factory):
         with streamlit(store.shipped, yours, log) as url:
             yield Server(url, store, yours, log, gated)
     finally:
-        for run in store_mod.find_runs(yours):  # a lab job outlives the server (own session): stop it
-            if store_mod.read_status(run).get("state") in ("pending", "running"):
-                paths.cancel_file(run).touch()
         if TIMINGS:
             ARTIFACTS.mkdir(exist_ok=True)
             (ARTIFACTS / "browser-timings.json").write_text(json.dumps(TIMINGS, indent=1))
             print("\nbrowser timings (s):", json.dumps(TIMINGS))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ before the answer to lesson-step-N-asked.png).
 from __future__ import annotations
 
 import pytest
-from test_browser import CHART, CHROMIUM, CHROMIUM_ARGS, EXCEPTION, FINISHED, SCREENSHOTS, streamlit
+from test_browser import CHART, EXCEPTION, FINISHED, SCREENSHOTS, streamlit
 
 from lth.core import paths
 
@@ -33,14 +33,6 @@ def url(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lesson_server")
     with streamlit(SHIPPED, folder / "yours", folder / "streamlit.log") as address:
         yield address
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -12,14 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from app_fixtures import ENTRY, REPO
 
 from lth.core import paths
 from lth.core import store as store_mod
@@ -32,13 +28,11 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pac
 from test_browser import (  # noqa: E402  (after the skips: test_browser needs the browser too)
     ARTIFACTS,
     CHART,
-    CHROMIUM_ARGS,
     FINISHED,
     SCREENSHOTS,
     assert_no_exception,
-    free_port,
     screenshot,
-    wait_healthy,
+    streamlit,
 )
 
 pytestmark = pytest.mark.browser
@@ -47,60 +41,18 @@ REAL_DATA = paths.PROJECT_ROOT.parent / "shared" / "data"
 # looked for every 50 ms, not at every animation frame, which would take the CPU the training needs
 POINTS = (f"Math.max(0, ...[...document.querySelectorAll('{CHART}')]"
           ".map(c => c.querySelectorAll('.scatterlayer .point').length))")
-# Until app/streamlit_app.py lists the page, a stand-in entry point with only it (the same page file and settings).
-STAND_IN = f"""
-import sys
-sys.path.insert(0, {str(ENTRY.parent)!r})
-import streamlit as st
-from lib import picker
-st.set_page_config(page_title="Lottery ticket explorer", layout="wide")
-page = st.navigation([st.Page({str(ENTRY.parent / "views" / "live.py")!r}, title="Run IMP live", url_path="live")])
-picker.sidebar()
-page.run()
-"""
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
-    """`streamlit run` on a free port, with empty results folders and real MNIST where there is some."""
+    """The app on a free port, with empty results folders and real MNIST where there is some."""
     folder = tmp_path_factory.mktemp("live_server")
     data = REAL_DATA if (REAL_DATA / "mnist.npz").exists() else folder / "no_data"
     data.mkdir(exist_ok=True)
-    entry = ENTRY
-    if '"views/live.py"' not in ENTRY.read_text():
-        entry = folder / "live_entry.py"
-        entry.write_text(STAND_IN)
-    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    env.update(LTH_PRETRAINED_DIR=str(folder / "shipped"), LTH_RUNS_DIR=str(folder / "yours"), LTH_DATA_DIR=str(data),
-               LTH_LAB_WORKER="1")  # the warm worker, whatever the test run chose
     (folder / "shipped").mkdir()
-    url, log = f"http://localhost:{free_port()}", folder / "streamlit.log"
-    command = [sys.executable, "-m", "streamlit", "run", str(entry), "--server.port", url.rsplit(":", 1)[1],
-               "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    with open(log, "w") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_healthy(url, process, log)
+    (folder / "yours").mkdir()
+    # the warm worker, whatever the test run chose; training on the machine's threads, as in class
+    with streamlit(folder / "shipped", folder / "yours", folder / "streamlit.log", LTH_DATA_DIR=str(data),
+                   LTH_LAB_WORKER="1", OMP_NUM_THREADS=str(os.cpu_count() or 1)) as url:
         yield url, folder / "yours", data == REAL_DATA
-    finally:
-        for run in store_mod.find_runs(folder / "yours"):  # a lab job outlives the server: stop it
-            if store_mod.read_status(run).get("state") in ("pending", "running"):
-                paths.cancel_file(run).touch()
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def open_page(browser, url: str):
