@@ -17,6 +17,7 @@ FLOORS = [
     "cluster",  # runs and sweeps as Ray tasks
     "lab",  # background experiments for the app
     "bench",  # benchmarks
+    "api",  # lth.find_tickets: a user's own network and data in, its tickets out
     "cli",  # python -m lth
 ]
 TOP = len(FLOORS)  # lth/__init__.py and lth/__main__.py stand above every floor

@@ -12,6 +12,10 @@ What it claims and how it is measured:
 3. The ratio of (c) and (b) to (a), and useful FLOP/s (6 x weights x batch per
    model-iteration: forward, and backward for inputs and weights) as a fraction
    of the ceiling.
+3b. Your own network (lth.find_tickets' path): the same LeNet-300-100 written as a plain nn.Sequential,
+   wrapped by lth.engine.foreign, trained by the engine's Stack through torch.func (functional_call under
+   vmap) at K = 1 and 3 (a ticket and its two controls) and at 3 one model at a time (the path of a module vmap
+   cannot run), each against (a) and against the built-in network at the same K.
 4. The same for Conv-2 on 32x32x3 at batch 60: (a), (c) with grouped
    convolutions, and (c') torch.func.vmap over an nn.Module's stacked
    parameters, the other way to batch convolutions.
@@ -34,6 +38,7 @@ The last line is one machine-readable summary.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import time
@@ -228,6 +233,7 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
     _table(rows, usual, flops, ceiling)
     batched = [r for r in rows if r[0].startswith("(c)")]
     best = max(batched, key=lambda r: r[2])
+    own = foreign_rows(lenet, data, usual, flops, ceiling, lenet_its, reps)
 
     conv2 = models.build("conv2", (3, 32, 32))
     cflops = train_flops(conv2)
@@ -256,6 +262,9 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
     summary = dict(best_k=best[1], lenet_model_it_s=round(best[2]),
                    ceiling_fraction=round(best[2] * flops / 1e9 / ceiling, 3),
                    vs_usual=f"{best[2] / usual:.2f}x", single_vs_usual=f"{rows[1][2] / usual:.2f}x",
+                   own_module_k3_vs_usual=f"{own['stacked'] / usual:.2f}x",
+                   own_module_k3_vs_engine_k3=f"{own['stacked'] / own['engine']:.2f}x",
+                   own_module_k3_stacked_vs_one_at_a_time=f"{own['stacked'] / own['looped']:.2f}x",
                    projected_full_hours=round(hours["thin"], 2),
                    projected_full_hours_test_every_100=round(hours["every"], 2),
                    live_first_level_s=round(live["first_level"], 2) if live is not None else "n/a",
@@ -269,6 +278,27 @@ def main(device_name: str = "auto", quick: bool = False, ks: tuple[int, ...] = (
                    vgg19_slim30_speedup=f"{slim['slimmed, 30% of channels']:.2f}x")
     print("\nsummary: " + " ".join(f"{k}={v}" for k, v in summary.items()))
     return summary
+
+
+def foreign_rows(lenet: models.Model, data: Dataset, usual: float, flops: float, ceiling: float, its: int, reps: int
+                 ) -> dict[str, float]:
+    """3b: LeNet-300-100 as a plain module through lth.engine.foreign, stacked by vmap and one at a time, beside the
+    built-in network at the same K; returns the K = 3 rates (model-it/s)."""
+    from ..engine import foreign
+
+    stacked = foreign.wrap(to_module(lenet), "module:LeNet", (1, 28, 28), 10)
+    looped = dataclasses.replace(stacked, stackable=False)
+    engine3 = engine_way(lenet, data, 3, its * 2, reps)
+    rows = [("(a) usual way (DataLoader, nn.Module)", 1, usual),
+            ("(d) own module, torch.func, K=1", 1, engine_way(stacked, data, 1, its * 2, reps)),
+            ("(c) engine, built-in network, K=3", 3, engine3),
+            ("(d) own module, torch.func, K=3", 3, engine_way(stacked, data, 3, its * 2, reps)),
+            ("(d') own module, one model at a time, K=3", 3, engine_way(looped, data, 3, its * 2, reps))]
+    print("\n3b. LeNet-300-100 as your own nn.Module (lth.find_tickets' path), batch 60, Adam")
+    _table(rows, usual, flops, ceiling)
+    print(f"   own module K=3 vs built-in K=3: {rows[3][2] / engine3:.2f}x; "
+          f"stacked vs one at a time: {rows[3][2] / rows[4][2]:.2f}x")
+    return {"engine": engine3, "stacked": rows[3][2], "looped": rows[4][2]}
 
 
 def _table(rows, usual: float, flops: float, ceiling: float) -> None:

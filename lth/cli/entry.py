@@ -1,8 +1,9 @@
 """`python -m lth ...`: every command's parser, and main, which runs one and turns what goes wrong into one line.
 
-The commands: run, ls, show, export, check-paper (lth.cli.experiments); gates, prune-init, stability
-(lth.cli.sweeps); bench, class-bench, cluster-bench, migrate (lth.cli.tools). The `run` flags are generated from
-the config dataclasses (lth.cli.flags), so every field is overridable and its help text is the field's own.
+The commands: run, ls, show, export, check-paper (lth.cli.experiments); export-ticket (lth.cli.tickets); gates,
+prune-init, stability (lth.cli.sweeps); bench, class-bench, cluster-bench, migrate (lth.cli.tools). The `run`
+flags are generated from the config dataclasses (lth.cli.flags), so every field is overridable and its help text
+is the field's own.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import sys
 
 from ..core.config import ConfigError
 from ..engine.data import DataError
-from . import experiments, flags, sweeps, tools
+from . import experiments, flags, sweeps, tickets, tools
 
-HANDLERS = {**experiments.HANDLERS, **sweeps.HANDLERS, **tools.HANDLERS}
+HANDLERS = {**experiments.HANDLERS, **tickets.HANDLERS, **sweeps.HANDLERS, **tools.HANDLERS}
 
 
 def build_parser() -> flags.Parser:
@@ -22,6 +23,7 @@ def build_parser() -> flags.Parser:
                           description="Lottery-ticket experiments: iterative magnitude pruning and its controls.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=flags.Parser)
     experiments.add_commands(sub)
+    tickets.add_commands(sub)
     sweeps.add_commands(sub)
     tools.add_commands(sub)
     return parser

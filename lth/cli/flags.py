@@ -45,7 +45,10 @@ def add_dataclass_flags(section, cls) -> None:
     """A flag for each field of `cls`, in `section` of the help (an argparse argument group)."""
     for f in fields(cls):
         kwargs = {"default": None, "dest": f.name, "help": f.metadata["help"]}
-        if f.metadata.get("choices"):
+        if f.metadata.get("forms"):  # a name or a form (torchvision:NAME): checked with the config, listed here
+            names = ", ".join(f.metadata["choices"])
+            kwargs["help"] += f": {names}; or " + "; or ".join(f.metadata["forms"].values())
+        elif f.metadata.get("choices"):
             kwargs["choices"] = f.metadata["choices"]
         if f.type in ("bool", bool):
             section.add_argument(flag(f.name), action=argparse.BooleanOptionalAction, **kwargs)

@@ -67,6 +67,25 @@ METHODS: dict[str, Method] = {
 
 BATCH_NORM_MODELS = tuple(name for name, net in MODELS.items() if net.batch_norm)
 
+# Networks and data sets named by a form rather than listed: the prefix and what follows it.
+MODEL_FORMS = {
+    "torchvision:": "torchvision:NAME (a torchvision classification model, e.g. torchvision:resnet18; num_classes "
+                    "from the data set)",
+    "module:": "module:CLASS-ID (a torch.nn.Module given to lth.find_tickets in Python)",
+}
+DATA_FORMS = {
+    "npz:": "npz:PATH (an .npz of uint8 images x_train, x_test, (N, H, W) or (N, H, W, C), and labels y_train, "
+            "y_test)",
+    "folder:": "folder:PATH (PATH/train and PATH/test, each a folder of images per class, as torchvision's "
+               "ImageFolder reads them)",
+    "tensors:": "tensors:ID (tensors given to lth.find_tickets in Python)",
+}
+
+
+def form(name: str, forms: dict[str, str]) -> str | None:
+    """The prefix of `forms` that `name` is written in ("torchvision:"), if any and something follows it."""
+    return next((p for p in forms if name.startswith(p) and len(name) > len(p)), None)
+
 
 def methods(sweep_kind: str) -> tuple[str, ...]:
     """The methods one kind of sweep runs ("gates" or "init"), in registry order."""
@@ -74,12 +93,21 @@ def methods(sweep_kind: str) -> tuple[str, ...]:
 
 
 def model_name(name: str) -> str:
-    """A network's display name ("LeNet-300-100"); an unknown one as it is spelled."""
+    """A network's display name ("LeNet-300-100", "resnet18 (torchvision)", "MLP (your module)"); an unknown one as
+    it is spelled."""
+    if name.startswith("torchvision:"):
+        return f"{name.removeprefix('torchvision:')} (torchvision)"
+    if name.startswith("module:"):
+        return f"{name.removeprefix('module:').rsplit('-', 1)[0]} (your module)"
     return MODELS[name].display if name in MODELS else name
 
 
 def dataset_name(name: str) -> str:
-    """A data set's display name ("Fashion-MNIST"); an unknown one as it is spelled."""
+    """A data set's display name ("Fashion-MNIST", "pets.npz", "your tensors"); an unknown one as it is spelled."""
+    if form(name, DATA_FORMS) in ("npz:", "folder:"):
+        return name.split(":", 1)[1].rstrip("/").rsplit("/", 1)[-1]
+    if name.startswith("tensors:"):
+        return "your tensors"
     return DATASETS[name].display if name in DATASETS else name
 
 

@@ -22,9 +22,10 @@ class ConfigError(ValueError):
     """A config value outside what is allowed. The message names the flag."""
 
 
-def _f(default: Any, help: str, choices: tuple | None = None) -> Any:
-    """A dataclass field with its help text (and allowed values) beside it, for the CLI's flags and checks."""
-    return field(default=default, metadata={"help": help, "choices": choices})
+def _f(default: Any, help: str, choices: tuple | None = None, forms: dict[str, str] | None = None) -> Any:
+    """A dataclass field with its help text (and allowed values) beside it, for the CLI's flags and checks; `forms`:
+    prefixes (catalog.MODEL_FORMS, DATA_FORMS) that a value may also be written in."""
+    return field(default=default, metadata={"help": help, "choices": choices, "forms": forms or {}})
 
 
 DATASETS = tuple(catalog.DATASETS)
@@ -34,7 +35,7 @@ MODELS = tuple(catalog.MODELS)
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = _f("mnist", "data set", DATASETS)
+    dataset: str = _f("mnist", "data set", DATASETS, catalog.DATA_FORMS)
     validation_size: int = _f(5000, "examples held out of the training set for validation")
     split_seed: int = _f(0, "seed of the train/validation split")
     synthetic_shape: str = _f("1x28x28", "CxHxW of the synthetic data set (dataset=synthetic only)")
@@ -48,7 +49,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    model: str = _f("lenet_300_100", "architecture", MODELS)
+    model: str = _f("lenet_300_100", "architecture", MODELS, catalog.MODEL_FORMS)
 
 
 @dataclass(frozen=True)
@@ -230,9 +231,11 @@ def validate(c: Config) -> None:
 
     for section, cls in SECTIONS.items():
         for f in fields(cls):
-            choices = f.metadata.get("choices")
+            choices, forms = f.metadata.get("choices"), f.metadata.get("forms")
             if choices:
-                need(getattr(getattr(c, section), f.name) in choices, f.name, f"choose one of {', '.join(choices)}")
+                value = getattr(getattr(c, section), f.name)
+                need(value in choices or catalog.form(value, forms) is not None, f.name,
+                     f"choose one of {', '.join(choices)}" + "".join(f", or {text}" for text in forms.values()))
     for name in ("rate_conv", "rate_fc", "rate_output", "rate_global"):
         need(0.0 <= getattr(c.pruning, name) < 1.0, name, "a fraction in [0, 1)")
     need(0.0 < c.pruning.slim_rate < 1.0, "slim_rate", "a fraction in (0, 1)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import sys
 
 import torch
@@ -44,9 +45,9 @@ CPU_CONV_STACK = 1
 def stack_size(model, device: torch.device, batch: int) -> tuple[int, str]:
     """How many models to train as one stack on this device, and why (for the log)."""
     per_model = 16 * model.prunable  # weights, gradients and Adam's two moments, fp32
-    c, h, w = model.input_shape
+    positions = math.prod(model.input_shape[1:])  # H*W of an image (1 for a vector of features)
     widths = sum(layer.weight_shape[0] for layer in model.layers)
-    per_model += 4 * 3 * batch * widths * h * w // max(1, len(model.layers))  # activations of a layer of mean width
+    per_model += 4 * 3 * batch * widths * positions // max(1, len(model.layers))  # a layer of mean width
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         k = max(1, min(64, int(0.5 * free // per_model)))

@@ -124,12 +124,15 @@ class RunBusy(RuntimeError):
     """Another process holds this run's lock."""
 
 
-def create(runs_dir: Path, config: Config, input_shape: tuple, num_classes: int) -> Path:
-    """The run's folder, with its config; an existing folder of the same config is reused."""
+def create(runs_dir: Path, config: Config, input_shape: tuple, num_classes: int, network: dict | None = None
+           ) -> Path:
+    """The run's folder, with its config; an existing folder of the same config is reused. `network`: a network
+    named by a form (torchvision:NAME, a module), described so that its results open where it cannot be built."""
     run = Path(runs_dir) / config.run_id
     if not paths.config_file(run).exists():
-        write_json(paths.config_file(run), {"run_id": config.run_id, "config": config.to_dict(),
-                                            "input_shape": list(input_shape), "num_classes": num_classes})
+        meta = {"run_id": config.run_id, "config": config.to_dict(), "input_shape": list(input_shape),
+                "num_classes": num_classes}
+        write_json(paths.config_file(run), meta | ({"network": network} if network else {}))
         write_status(run, state="pending")
     return run
 

@@ -52,6 +52,10 @@ class Dataset:
 
 
 def load(cfg: DataConfig, data_dir: Path, device="cpu", download: bool = False) -> Dataset:
+    if catalog.form(cfg.dataset, catalog.DATA_FORMS):  # npz:PATH, folder:PATH, tensors:ID
+        from . import own_data
+
+        return own_data.load(cfg).to(device)
     if cfg.dataset == "synthetic":
         arrays, source = synthetic_arrays(cfg), "synthetic data"
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+from ..core import catalog
 from ..core.config import BATCH_NORM_MODELS, ConfigError
 from . import deep_models
 from .model_base import BatchedLinear, Layer, Model, Params, conv_stack, is_buffer  # noqa: F401  (re-exported)
@@ -49,4 +50,8 @@ def refuse_batch_norm(model_name: str, what: str) -> None:
 
 
 def build(name: str, input_shape, classes: int = 10) -> Model:
+    if catalog.form(name, catalog.MODEL_FORMS):  # torchvision:NAME, or a module given to lth.find_tickets
+        from . import foreign
+
+        return foreign.build(name, tuple(input_shape), classes)
     return REGISTRY[name](tuple(input_shape), classes)

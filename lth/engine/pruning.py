@@ -138,13 +138,14 @@ def remaining(masks: Masks) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
 
 
 def layer_of(param: str) -> str | None:
-    """The layer whose mask covers a parameter ("fc1.weight" -> "fc1"); None for a parameter never masked (a bias)."""
+    """The layer whose mask covers a parameter ("fc1.weight" -> "fc1"); None for a parameter never masked (a bias).
+    A foreign module's other weights (a batch norm's) have no mask either: check the name is in the masks."""
     return param[: -len(".weight")] if param.endswith(".weight") else None
 
 
 def apply(params: dict[str, torch.Tensor], masks: Masks) -> dict[str, torch.Tensor]:
     """The parameters with every masked weight set to zero: masks may be 0/1 or fractional (a relaxed gate)."""
-    return {n: p * masks[layer_of(n)] if layer_of(n) else p for n, p in params.items()}
+    return {n: p * masks[layer_of(n)] if layer_of(n) in masks else p for n, p in params.items()}
 
 
 def counts_of(masks: Masks, i: int) -> dict[str, int]:

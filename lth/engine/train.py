@@ -142,7 +142,8 @@ class Stack:
         self.k = len(order_keys)
         # Batch-norm running averages travel with the weights (rewound, evaluated) but are never trained.
         self.weights = {name: p.detach().clone().requires_grad_(not is_buffer(name)) for name, p in params.items()}
-        self.masked = [(p, masks[layer_of(name)].to(p.dtype)) for name, p in self.weights.items() if layer_of(name)]
+        self.masked = [(p, masks[layer_of(name)].to(p.dtype)) for name, p in self.weights.items()
+                       if layer_of(name) in masks]
         self.penalty = penalty if penalty and any(penalty.rows) else None
         if self.penalty:  # slimmed rows: a removed channel's batch-norm scale and shift stay 0 too
             bn, self.strength = slimming.bn_masks(model, masks, penalty.rows), penalty.strength(data.x_train.device)

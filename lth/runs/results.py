@@ -36,6 +36,7 @@ class Run:
         meta = store.read_json(paths.config_file(self.path))
         self.input_shape = tuple(meta.get("input_shape") or ())
         self.num_classes = int(meta.get("num_classes") or 10)
+        self.network = meta.get("network")  # a network named by a form: its stored description
         self.problems: list[str] = Problems()
         self._summary: pd.DataFrame | None = None
         for mdir in self.method_dirs():  # a damaged or outdated sweep is named before any of its tables is read
@@ -86,6 +87,9 @@ class Run:
     def model(self):
         from ..engine import models  # torch is imported only where a model is needed: the app starts faster
 
+        if self.network:  # a network named by a form: its layers as the run stored them (it may not build here)
+            layers = tuple(models.Layer(name, kind, tuple(shape)) for name, kind, shape in self.network["layers"])
+            return models.Model(self.config.model.model, layers, (), self.input_shape)
         return models.build(self.config.model.model, self.input_shape, self.num_classes)
 
     def method_dirs(self) -> list[Path]:

@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Protocol
 import torch
 from tqdm.auto import tqdm
 
-from ..core import devices, paths, store, sweeps
+from ..core import catalog, devices, paths, store, sweeps
 from ..core.config import Config, ConfigError
 from ..core.seeds import Streams
 from ..engine import data as data_mod
@@ -79,7 +79,10 @@ def open_run(config: Config, runs_dir: Path, options: RunOptions, device) -> tup
     if config.training.batch_size > len(dataset.x_train):
         raise ConfigError(f"--batch-size={config.training.batch_size} is not allowed: at most the "
                           f"{len(dataset.x_train)} training examples of {config.data.dataset}")
-    return store.create(runs_dir, config, dataset.input_shape, dataset.num_classes), dataset
+    network = None
+    if catalog.form(config.model.model, catalog.MODEL_FORMS):  # built and checked on the data before any folder
+        network = models.build(config.model.model, dataset.input_shape, dataset.num_classes).description()
+    return store.create(runs_dir, config, dataset.input_shape, dataset.num_classes, network), dataset
 
 
 @dataclass(frozen=True)
