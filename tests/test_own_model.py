@@ -200,3 +200,16 @@ def test_a_built_in_network_exports_into_a_plain_module_with_the_engines_logits(
     theta0 = run.model().init([lottery.Streams(0).init(0)])
     state, _ = ticket_file.ticket_state(run, 2, 0, "ticket")
     assert np.array_equal(state["fc1.weight_orig"].numpy(), theta0["fc1.weight"][0].numpy())
+
+
+def test_sweeps_refuse_a_network_named_by_a_form_in_one_line(example):
+    from lth.core.gate_config import GateConfig
+    from lth.core.init_config import InitConfig
+    from lth.core.stability_config import StabilityConfig
+    from lth.tickets import gate_search, init_search, stability
+
+    run_dir = example[0]["run"].run_dir
+    for job, spec in ((gate_search.job, GateConfig()), (init_search.job, InitConfig()),
+                      (stability.job, StabilityConfig())):
+        with pytest.raises(ValueError, match="runs on the built-in networks .* not yet on module:Tiny"):
+            job(run_dir, spec)

@@ -84,4 +84,5 @@ elif mine is not None and (forks := data.cached(run, barriers.summary)) is not N
                    "dense network at each level (test accuracy at early stop, the analysis's trials).")
     st.dataframe(barriers.barrier_table(forks).round(2), hide_index=True, width="stretch", column_config={
         "percent_remaining": "% remaining", "train_barrier": "train barrier", "test_barrier": "test barrier",
-        "end_test_error": "copies' test error (%)", "trials": "trials"})
+        "end_test_error": "copies' test error (%)", "trials": "trials", "pairs": "pairs of copies",
+        "test_min": "test barrier, lowest pair", "test_max": "test barrier, highest pair"})

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from . import arms, paths
+from . import arms, catalog, paths
 from .config import Config, ConfigError
 
 STATES = ("pending", "running", "done", "failed", "cancelled", "interrupted")
@@ -292,8 +292,13 @@ def _trials_done(units: set, config: Config) -> int:
 
 def label(config: Config, run: Path) -> str:
     """The index's one-line name of a run: its folder (or network), network and data set, length, trials, id."""
-    name = run.parent.name if run.parent.name not in ("runs", "pretrained_runs") else config.model.model
-    return (f"{name} · {config.model.model} on {config.data.dataset} · {config.training.iterations:,} it · "
+    model, data = config.model.model, config.data.dataset
+    if catalog.form(model, catalog.MODEL_FORMS):  # a fingerprinted name reads better as its display name
+        model = catalog.model_name(model)
+    if catalog.form(data, catalog.DATA_FORMS):
+        data = catalog.dataset_name(data)
+    name = run.parent.name if run.parent.name not in ("runs", "pretrained_runs") else model
+    return (f"{name} · {model} on {data} · {config.training.iterations:,} it · "
             f"{config.experiment.trials} trial(s) · {run.name[:6]}")
 
 

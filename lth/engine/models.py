@@ -49,6 +49,14 @@ def refuse_batch_norm(model_name: str, what: str) -> None:
                          "statistics in its forward passes; IMP runs and check-paper work on them")
 
 
+def refuse_foreign(model_name: str, what: str) -> None:
+    """Sweeps reach into a network's layers (gates on its weights, scores at initialization, batch-norm averages
+    re-measured on a path) and are written for the built-in ones: a network named by a form is refused, in one line."""
+    if catalog.form(model_name, catalog.MODEL_FORMS):
+        raise ConfigError(f"{what} runs on the built-in networks ({', '.join(catalog.MODELS)}), not yet on "
+                          f"{model_name}; its IMP run, lth show and lth export-ticket work")
+
+
 def build(name: str, input_shape, classes: int = 10) -> Model:
     if catalog.form(name, catalog.MODEL_FORMS):  # torchvision:NAME, or a module given to lth.find_tickets
         from . import foreign

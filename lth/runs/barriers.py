@@ -11,7 +11,8 @@ from .results import Run
 
 def summary(run: Run) -> pd.DataFrame:
     """One row per fork (arm, level, k) and trial: % remaining, the train and test barriers (means over the pairs of
-    copies, in %), the copies' mean test error at the path's ends (%) and how many pairs were compared."""
+    copies, in %; the test barrier's lowest and highest pair too), the copies' mean test error at the path's ends (%)
+    and how many pairs were compared."""
     sdir = paths.stability_dir(run.path)
     rows = []
     for point, trial in sorted(store.finished_units(sdir)):
@@ -23,6 +24,8 @@ def summary(run: Run) -> pd.DataFrame:
                          "percent_remaining": 100 * blob["remaining"],
                          "train_barrier": 100 * pairs.train_barrier.mean(),
                          "test_barrier": 100 * pairs.test_barrier.mean(),
+                         "test_barrier_min": 100 * pairs.test_barrier.min(),
+                         "test_barrier_max": 100 * pairs.test_barrier.max(),
                          "end_test_error": 100 * end_errors.mean(),
                          "pairs": len(pairs)})
         except (OSError, ValueError, KeyError, AttributeError, TypeError) as err:
@@ -54,10 +57,12 @@ def ticket_gain(run: Run, trials: list[int]) -> pd.DataFrame:
 
 
 def barrier_table(forks: pd.DataFrame) -> pd.DataFrame:
-    """Per network and k: % remaining, mean test and train barriers (points), the copies' test error, trials."""
+    """Per network and k: % remaining, mean test and train barriers (points), the copies' test error, trials; then
+    the pairs of copies compared (over all trials) and the test barrier of the lowest and the highest of them."""
     if forks.empty:
         return forks
     return forks.groupby(["arm", "level", "k"], sort=False).agg(
         percent_remaining=("percent_remaining", "mean"), test_barrier=("test_barrier", "mean"),
         train_barrier=("train_barrier", "mean"), end_test_error=("end_test_error", "mean"),
-        trials=("trial", "nunique")).reset_index()
+        trials=("trial", "nunique"), pairs=("pairs", "sum"), test_min=("test_barrier_min", "min"),
+        test_max=("test_barrier_max", "max")).reset_index()

@@ -41,6 +41,7 @@ log = logging.getLogger("lth")
 def job(run_dir: Path, gcfg: GateConfig) -> execution.SweepJob:
     """`gcfg`'s sweep on the run in `run_dir`."""
     config = store.read_config(run_dir)
+    models.refuse_foreign(config.model.model, "a gate sweep")
     models.refuse_batch_norm(config.model.model, "a gate sweep")
     return execution.SweepJob(run_dir, gcfg, config, partial(Search, config, gcfg))
 

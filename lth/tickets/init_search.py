@@ -38,6 +38,7 @@ log = logging.getLogger("lth")
 def job(run_dir: Path, icfg: InitConfig) -> execution.SweepJob:
     """`icfg`'s sweep on the run in `run_dir`, checked before any work: levels the run does not have are refused."""
     config = store.read_config(run_dir)
+    models.refuse_foreign(config.model.model, "pruning at initialization")
     models.refuse_batch_norm(config.model.model, "pruning at initialization")
     levels = icfg.points(config.experiment.levels)
     if icfg.test_every:

@@ -44,6 +44,7 @@ def job(run_dir: Path, scfg: StabilityConfig) -> execution.SweepJob:
     """`scfg`'s analysis of the run in `run_dir`, checked before any work: levels, k or trials the run has not
     finished are refused."""
     config = store.read_config(run_dir)
+    models.refuse_foreign(config.model.model, "an instability analysis")
     forks = scfg.forks(config)
     needed = {(f.level, t) for f in forks for t in range(scfg.trials) if f.level > 0}
     missing = sorted(needed - store.finished_units(run_dir))
