@@ -113,6 +113,10 @@ def _mask(run: results.Run, level: int, trial: int, arm: str, copy: int) -> dict
                           f"channel plan); choose one of {', '.join(a for a in held if not a.startswith('slim'))}")
     if arm not in arms.REGISTRY or arm not in held:
         raise ConfigError(f"--arm={arm!r} is not allowed: level {level} of trial {trial} has {', '.join(held)}")
+    copies = arms.get(arm).copies(e)
+    if not 0 <= copy < copies:
+        raise ConfigError(f"--copy={copy} is not allowed: {arm} is drawn {copies} time(s) a level in this run "
+                          f"(copies 0-{copies - 1})")
     source = arm if arms.get(arm).stores_mask else next(a.name for a in arms.REGISTRY.values()
                                                        if a.mask == arms.get(arm).mask and a.stores_mask)
     key = (source, trial, copy if source == arm else 0)
