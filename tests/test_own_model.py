@@ -213,3 +213,16 @@ def test_sweeps_refuse_a_network_named_by_a_form_in_one_line(example):
                       (stability.job, StabilityConfig())):
         with pytest.raises(ValueError, match="runs on the built-in networks .* not yet on module:Tiny"):
             job(run_dir, spec)
+
+
+def test_late_rewinding_exports_the_weights_of_iteration_k(tmp_path):
+    x, y = torch.randn(150, 6), torch.arange(150) % 3
+    net = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    run = find_tickets(net, (x, y), (x, y), (x, y), levels=1, iterations=20, eval_every=10, batch_size=15,
+                       rewind_iteration=7, runs_dir=tmp_path, progress=False)
+    state, meta = ticket_file.ticket_state(run.run, 1, 0, "ticket", 0, run.network)
+    plan = results.store.read_npz(paths.plan_file(run.run_dir, 0))
+    assert meta["starts_from"].startswith("θk")
+    assert np.array_equal(state["0.weight_orig"].numpy(), plan["rewind/0.weight"])
+    theta0 = run.network.init([lottery.Streams(0).init(0)])
+    assert not np.array_equal(plan["rewind/0.weight"], theta0["0.weight"][0].numpy())  # trained for 7 iterations
