@@ -37,12 +37,12 @@ def read_npz(path: Path):
     """The four arrays of an .npz of uint8 images and integer labels."""
     if not path.is_file():
         raise DataError(f"npz:{path}: no such file; an .npz with arrays {', '.join(NPZ_KEYS)}")
-    arrays = _read_npz(path)
+    arrays = _read_npz(path)  # checked for its arrays and their shapes; the labels come back as int64
     with np.load(path, allow_pickle=False) as z:
         dtype = z["x_train"].dtype
+        _check_labels(z["y_train"], z["y_test"], f"npz:{path}")  # as stored, before any conversion
     if dtype != np.uint8:
         raise DataError(f"npz:{path}: x_train holds {dtype}; images must be uint8 pixels 0-255")
-    _check_labels(arrays[1], arrays[3], f"npz:{path}")
     return arrays
 
 
