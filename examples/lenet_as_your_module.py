@@ -2,7 +2,7 @@
 the built-in network through `lth run`, with the same protocol, data split and standardisation. Prints, per level,
 each one's early-stop iteration and test accuracy for the ticket and its controls, trial by trial.
 
-    python examples/lenet_as_your_module.py --data-dir ../shared/data [--levels 3 --iterations 2000 --trials 3]
+    PYTHONPATH=. python examples/lenet_as_your_module.py --data-dir ../shared/data [--levels 3 --iterations 2000]
 
 Both draw θ0 from seed 0, but by different code (the module's layers re-initialised under a seed; the engine's
 own generator), so trial t is a different network in each: they agree when the difference between them is within

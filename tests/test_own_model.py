@@ -226,3 +226,14 @@ def test_late_rewinding_exports_the_weights_of_iteration_k(tmp_path):
     assert np.array_equal(state["0.weight_orig"].numpy(), plan["rewind/0.weight"])
     theta0 = run.network.init([lottery.Streams(0).init(0)])
     assert not np.array_equal(plan["rewind/0.weight"], theta0["0.weight"][0].numpy())  # trained for 7 iterations
+
+
+def test_the_lab_says_where_a_runs_own_data_are_instead_of_failing(example, tmp_path):
+    from lth.lab import jobs
+
+    run = example[0]["run"].run
+    assert "given in Python" in jobs.data_missing(run.config, tmp_path)
+    npz = run.config.override(dataset=f"npz:{tmp_path / 'gone.npz'}")
+    assert "not there any more" in jobs.data_missing(npz, tmp_path)
+    (tmp_path / "gone.npz").write_bytes(b"")
+    assert jobs.data_missing(npz, tmp_path) == ""

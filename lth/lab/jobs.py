@@ -138,6 +138,13 @@ def gate_args(gcfg: GateConfig) -> list[str]:
 def data_missing(config: Config, data_dir: Path) -> str:
     """'' when the run's data set can be read from data_dir without a download; else what is missing, in words."""
     name = config.data.dataset
+    form = catalog.form(name, catalog.DATA_FORMS)
+    if form == "tensors:":
+        return (f"this run's data ({catalog.dataset_name(name)}) were given in Python to lth.find_tickets: only "
+                "Python has them")
+    if form:  # npz:PATH or folder:PATH
+        where = Path(name.split(":", 1)[1]).expanduser()
+        return "" if where.exists() else f"this run's data set ({name}) is not there any more"
     folder = catalog.DATASETS[name].torchvision  # torchvision's own files, as lth.engine.data reads them
     if name == "synthetic" or (data_dir / f"{name}.npz").exists() or (data_dir / folder).is_dir():
         return ""
