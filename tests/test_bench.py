@@ -56,3 +56,14 @@ def test_the_live_demo_is_timed_to_its_first_and_last_level(tmp_path, monkeypatc
     monkeypatch.setattr(bench_protocol, "preset", lambda name: tiny)
     times = bench_protocol.live_demo_seconds(tmp_path, "cpu")
     assert 0 < times["first_level"] < times["demo"] <= times["all"]
+
+
+def test_the_own_module_row_trains_lenet_as_a_plain_module_both_ways(capsys):
+    """Row 3b runs: the engine's Stack over LeNet as a plain nn.Sequential, stacked by vmap and one at a time."""
+    from lth.bench import engine as bench_engine
+
+    data = bench_engine.fake_data((1, 28, 28), 600, CPU)
+    rates = bench_engine.foreign_rows(LENET, data, 1.0, bench_engine.train_flops(LENET), 1.0, its=2, reps=1)
+    assert set(rates) == {"engine", "stacked", "looped"} and all(r > 0 for r in rates.values())
+    out = capsys.readouterr().out
+    assert "own module, torch.func, K=3" in out and "stacked vs one at a time" in out
