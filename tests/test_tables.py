@@ -68,6 +68,7 @@ def test_comparison_reads_only_the_units_every_run_has(finished_run, gated_run):
         gap = 100 * (at.loc["ticket", "test_acc_at_early_stop"] - at.loc["reinit", "test_acc_at_early_stop"])
         assert table.loc[level, "a ticket-reinit"] == round(gap, 2)
         assert table.loc[level, "a es-iter"] == at.loc["ticket", "early_stop_iteration"]
+        assert table.loc[level, "a reinit es-iter"] == at.loc["reinit", "early_stop_iteration"]
     assert tables.comparison({"a": finished_run.run, "b": finished_run.run})[["a ticket %", "a es-iter"]].equals(
         tables.comparison({"a": finished_run.run, "b": finished_run.run})[["b ticket %", "b es-iter"]].set_axis(
             ["a ticket %", "a es-iter"], axis=1))

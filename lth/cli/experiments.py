@@ -131,7 +131,8 @@ def cmd_show(args) -> int:
             names = {f"run{i}": r for i, r in enumerate([run, *others])}
             print("\ncompared on the (level, trial) units every run has: " +
                   "; ".join(f"{n} = {r.path} ({r.label or r.run_id})" for n, r in names.items()) +
-                  "\n(es-iter: the ticket's early-stop iteration; ticket-reinit: its lead over random reinit, points)")
+                  "\n(es-iter: the ticket's early-stop iteration; reinit es-iter: random reinit's; ticket-reinit: the "
+                  "ticket's lead in accuracy over random reinit, points)")
             table = tables.comparison(names, args.metric)
             print(table.to_string(index=False, na_rep="") if not table.empty else "no (level, trial) unit in common")
     return 0

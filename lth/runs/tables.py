@@ -108,7 +108,8 @@ def level_table(run: Run, metric: str = "test_acc_at_early_stop") -> pd.DataFram
 
 def comparison(runs: dict[str, Run], metric: str = "test_acc_at_early_stop") -> pd.DataFrame:
     """Two or more runs of one ladder side by side, per level, on the (level, trial) units every run has: the
-    ticket's early-stop iteration and accuracy, and its lead over the random-reinit control (points)."""
+    ticket's early-stop iteration and accuracy, the random-reinit control's early-stop iteration, and the ticket's
+    lead in accuracy over it (points)."""
     rows = {name: imp_rows(run.summary()) for name, run in runs.items()}
     units = set.intersection(*({(int(r.level), int(r.trial)) for r in s.itertuples()} for s in rows.values()))
     if not units:
@@ -120,6 +121,7 @@ def comparison(runs: dict[str, Run], metric: str = "test_acc_at_early_stop") -> 
         reinit = s[s.arm == "reinit"].groupby("level")
         cols += [ticket["early_stop_iteration"].mean().round(0).rename(f"{name} es-iter"),
                  (100 * ticket[metric].mean()).round(2).rename(f"{name} ticket %"),
+                 reinit["early_stop_iteration"].mean().round(0).rename(f"{name} reinit es-iter"),
                  (100 * (ticket[metric].mean() - reinit[metric].mean())).round(2).rename(f"{name} ticket-reinit")]
     table = pd.concat(cols, axis=1)
     trials = pd.Series([t for _, t in sorted(units)], index=[lv for lv, _ in sorted(units)])
