@@ -130,7 +130,8 @@ def test_show_keeps_the_barriers_and_the_costs(capsys):
     assert cli.main(["show", str(SHIPPED / "resnet8-fashion-reduced/29155dce5ba5")]) == 0
     out = capsys.readouterr().out
     dense = "ticket      0   0             100.00          4.88           5.43           13.78       1      3      4.33"
-    reinit = "reinit      5   0              15.14         24.25          24.32           17.63       1      3     10.30"
+    reinit = ("reinit      5   0              15.14         24.25          24.32           17.63       1      3"
+              "     10.30")
     assert dense in out and reinit in out  # three pairs a fork: the mean and the lowest pair
     assert cli.main(["show", str(SHIPPED / "vgg6-slim-fashion-reduced/3ac218720dfb")]) == 0
     out = capsys.readouterr().out
